@@ -1,0 +1,164 @@
+"""Settings: every value comes from the environment, here and nowhere else (see .env.example)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from analyzer_project.durations import parse_duration
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name}={raw!r}: expected true/false, 1/0, yes/no or on/off")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected an integer") from None
+    if value < minimum:
+        raise ValueError(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def env_duration(name: str, default: str) -> timedelta:
+    raw = os.environ.get(name) or default
+    try:
+        value = parse_duration(raw)
+    except ValueError as error:
+        raise ValueError(f"{name}={raw!r}: {error}") from None
+    if value <= timedelta(0):
+        raise ValueError(f"{name}={raw!r}: must be longer than zero")
+    return value
+
+
+def process_name() -> str:
+    """Name this process in pg_stat_activity and logs, e.g. "collect_stream"."""
+    if os.environ.get("PROCESS_NAME"):
+        return os.environ["PROCESS_NAME"]
+    program = Path(sys.argv[0]).name
+    if program == "manage.py" and len(sys.argv) > 1:
+        return sys.argv[1]
+    return program or "python"
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-development-key-set-DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
+
+STREAM_URL = env_str("STREAM_URL", "https://stream.upfluence.co/stream")
+RETENTION = env_duration("RETENTION", "24h")
+REALTIME_MAX_DURATION = env_duration("REALTIME_MAX_DURATION", "60s")
+REALTIME_MAX_CONCURRENT = env_int("REALTIME_MAX_CONCURRENT", 32, minimum=1)
+ANALYSIS_MIN_DURATION = env_duration("ANALYSIS_MIN_DURATION", "5s")
+ANALYSIS_MAX_DURATION = env_duration("ANALYSIS_MAX_DURATION", "24h")
+
+INSTALLED_APPS = [
+    "analysis",  # first: its runserver (port 8080) overrides staticfiles' one
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "ingestion",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "analyzer_project.urls"
+WSGI_APPLICATION = "analyzer_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if os.environ.get("DATABASE_URL"):
+    _database = dj_database_url.parse(os.environ["DATABASE_URL"])
+else:
+    from analyzer_project.embedded_db import embedded_database
+
+    _database = embedded_database()
+DATABASES = {
+    "default": {
+        **_database,
+        "ENGINE": "django.db.backends.postgresql",
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            **_database.get("OPTIONS", {}),
+            "application_name": f"stream-analyzer {process_name()}"[:63],
+            "connect_timeout": 5,
+        },
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "analysis.exceptions.api_exception_handler",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # pgserver narrates every start and exit of the embedded database at INFO.
+    "loggers": {"pgserver": {"level": "WARNING"}},
+}

@@ -1,0 +1,242 @@
+"""The collector: read the stream into a bounded buffer, flush it to PostgreSQL in batches.
+
+Two threads: a reader thread parses events into the buffer and never waits for the
+database; the calling thread runs the loop below, flushing every `flush_interval` (or
+sooner when a batch is full). A database outage therefore only grows the buffer, and
+shutdown, signals and leadership are all handled in one place, between flushes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from django.db import DatabaseError, InterfaceError, close_old_connections, connection
+
+from ingestion.leader import LeaderLock
+from ingestion.parser import Post, RejectedEvent, parse_event
+from ingestion.partitions import ensure_partitions, hour_floor
+from ingestion.services import posts_ingest
+from ingestion.stream import StreamReader
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StreamCollector:
+    """Ingest the stream while holding the leader lock; otherwise wait as a hot standby."""
+
+    def __init__(
+        self,
+        new_reader: Callable[[], StreamReader],
+        *,
+        batch_size: int = 5000,
+        flush_interval: float = 0.25,
+        buffer_limit: int = 200_000,
+        progress_interval: float = 10.0,
+        standby_poll: float = 1.0,
+        now: Callable[[], datetime] = utc_now,
+        lock: LeaderLock | None = None,
+    ) -> None:
+        self.new_reader = new_reader
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.buffer_limit = buffer_limit
+        self.progress_interval = progress_interval
+        self.standby_poll = standby_poll
+        self.now = now
+        self.lock = lock or LeaderLock()
+        self.shutdown = False
+        self.leading = False
+        self.reader: StreamReader | None = None
+        self.buffer: list[tuple[datetime, Post]] = []
+        self._buffer_lock = threading.Lock()
+        self._batch_ready = threading.Event()
+        self._partitions_hour: datetime | None = None
+        self._flush_failures = 0
+        self._retry_at = 0.0
+        self._last_rejection_log = 0.0
+        self.ingested = 0
+        self.dropped = 0
+        self.rejected: Counter[str] = Counter()
+        self.last_lag = 0.0
+        self._progress = (time.monotonic(), 0)
+
+    # --- the loop ------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Alternate between standby and leading until shutdown; flush before returning."""
+        try:
+            while not self.shutdown:
+                if not self.wait_for_leadership():
+                    break
+                self.lead()
+        finally:
+            self.lock.release()
+            connection.close()
+
+    def request_shutdown(self) -> None:
+        self.shutdown = True
+        self._batch_ready.set()
+
+    def wait_for_leadership(self) -> bool:
+        """Poll the leader lock until it is ours (True) or shutdown is requested (False)."""
+        announced = False
+        while not self.shutdown:
+            if self.lock.try_acquire():
+                logger.info("leader lock acquired: ingesting")
+                return True
+            if not announced:
+                logger.info("another collector holds the leader lock: waiting as standby")
+                announced = True
+            self._batch_ready.wait(self.standby_poll)
+        return False
+
+    def lead(self) -> None:
+        """Ingest until shutdown or until the lock is lost, then flush what is buffered."""
+        self.leading = True
+        self.reader = self.new_reader()
+        thread = threading.Thread(target=self.read_forever, args=(self.reader,), daemon=True)
+        thread.start()
+        next_lock_check = time.monotonic() + 5
+        while not self.shutdown:
+            self.run_once()
+            if time.monotonic() >= next_lock_check:
+                next_lock_check = time.monotonic() + 5
+                if not self.lock.still_ours():
+                    logger.warning("leader lock lost: going back to standby")
+                    break
+        self.reader.stop()
+        self.flush_remaining()
+        self.leading = False
+
+    def run_once(self) -> bool:
+        """Wait for a full batch or the flush interval, then flush; return the flush result."""
+        self._batch_ready.wait(self.flush_interval)
+        self._batch_ready.clear()
+        if time.monotonic() < self._retry_at:
+            return False
+        flushed = self.flush()
+        self.log_progress()
+        return flushed
+
+    def read_forever(self, reader: StreamReader) -> None:
+        for event in reader.events():
+            self.handle_event(event.data)
+
+    # --- steps ---------------------------------------------------------------------
+
+    def handle_event(self, data: str) -> bool:
+        """Parse one event into the buffer; return whether it was a post that was kept."""
+        arrived_at = self.now()
+        try:
+            post = parse_event(data)
+        except RejectedEvent as rejection:
+            self.rejected[rejection.reason] += 1
+            self._log_rejection(rejection, data)
+            return False
+        with self._buffer_lock:
+            if len(self.buffer) >= self.buffer_limit:
+                self.dropped += 1
+                if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                    logger.error("buffer full: %d posts dropped so far", self.dropped)
+                return False
+            self.buffer.append((arrived_at, post))
+            if len(self.buffer) >= self.batch_size:
+                self._batch_ready.set()
+        return True
+
+    def flush(self) -> bool:
+        """Write the buffered posts in one COPY; on a database error keep them and back off."""
+        with self._buffer_lock:
+            batch, self.buffer = self.buffer, []
+        if not batch:
+            return True
+        try:
+            close_old_connections()
+            self._ensure_partitions(batch[0][0], batch[-1][0])
+            posts_ingest(posts=batch)
+        except (DatabaseError, InterfaceError) as error:
+            with self._buffer_lock:
+                self.buffer[:0] = batch
+            self._flush_failed(error)
+            return False
+        self.last_lag = (self.now() - batch[0][0]).total_seconds()
+        self.ingested += len(batch)
+        if self._flush_failures:
+            logger.info("database reachable again after %d failed flushes", self._flush_failures)
+        self._flush_failures = 0
+        self._retry_at = 0.0
+        return True
+
+    def flush_remaining(self) -> None:
+        """Flush what is buffered, retrying a few times if the database is away."""
+        for attempt in range(5):
+            if self.flush() and not self.buffer:
+                return
+            time.sleep(min(2.0, 0.2 * 2**attempt))
+        if self.buffer:
+            logger.error("%d posts not written: database unreachable", len(self.buffer))
+
+    def log_progress(self, *, force: bool = False) -> None:
+        started, ingested_then = self._progress
+        elapsed = time.monotonic() - started
+        if elapsed < self.progress_interval and not force:
+            return
+        self._progress = (time.monotonic(), self.ingested)
+        rejected = ", ".join(f"{reason}={n}" for reason, n in sorted(self.rejected.items()))
+        logger.info(
+            "ingested %d posts (%.1f/s), rejected %d (%s), dropped %d, buffered %d,"
+            " reconnects %d, lag %.2f s",
+            self.ingested,
+            (self.ingested - ingested_then) / max(elapsed, 1e-9),
+            sum(self.rejected.values()),
+            rejected or "none",
+            self.dropped,
+            len(self.buffer),
+            self.reader.reconnects if self.reader else 0,
+            self.last_lag,
+        )
+
+    def summary(self) -> str:
+        return (
+            f"ingested {self.ingested} posts, rejected {sum(self.rejected.values())},"
+            f" dropped {self.dropped}, unwritten {len(self.buffer)}"
+        )
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _ensure_partitions(self, first: datetime, last: datetime) -> None:
+        """Create partitions for the batch's hours and two ahead, once per hour change."""
+        hour = hour_floor(last)
+        if hour != self._partitions_hour:
+            created = ensure_partitions(now=first, ahead=last - first + timedelta(hours=2))
+            if created:
+                logger.info("created partitions %s", ", ".join(created))
+            self._partitions_hour = hour
+
+    def _flush_failed(self, error: Exception) -> None:
+        self._flush_failures += 1
+        self._partitions_hour = None
+        delay = min(10.0, 0.5 * 2 ** min(self._flush_failures - 1, 5))
+        self._retry_at = time.monotonic() + delay
+        logger.warning(
+            "flush failed (%s); %d posts kept, retrying in %.1f s",
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__,
+            len(self.buffer),
+            delay,
+        )
+        # A broken connection must not be reused; the next flush opens a new one.
+        connection.close()
+
+    def _log_rejection(self, rejection: RejectedEvent, data: str) -> None:
+        if time.monotonic() - self._last_rejection_log >= 1.0:
+            self._last_rejection_log = time.monotonic()
+            logger.warning("rejected event (%s): %.120r", rejection, data)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import logging
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ingestion.collector import StreamCollector
+from ingestion.stream import StreamReader
+
+logger = logging.getLogger("ingestion.collector")
+
+
+class Command(BaseCommand):
+    help = "Read the SSE stream forever and store its posts (one leader; others wait as standby)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default=None, help="SSE endpoint (default: STREAM_URL)")
+        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument("--flush-interval", type=float, default=0.25, help="seconds")
+        parser.add_argument("--buffer-limit", type=int, default=200_000, help="posts")
+        parser.add_argument("--progress-interval", type=float, default=10.0, help="seconds")
+
+    def handle(self, *args, **options):
+        url = options["url"] or settings.STREAM_URL
+        if not url.startswith(("http://", "https://")):
+            raise CommandError(f"--url {url!r}: expected an http:// or https:// URL")
+        if min(options["batch_size"], options["buffer_limit"]) < 1:
+            raise CommandError("--batch-size and --buffer-limit must be at least 1")
+        if options["flush_interval"] <= 0:
+            raise CommandError("--flush-interval must be more than 0 seconds")
+        collector = StreamCollector(
+            lambda: StreamReader(url),
+            batch_size=options["batch_size"],
+            flush_interval=options["flush_interval"],
+            buffer_limit=options["buffer_limit"],
+            progress_interval=options["progress_interval"],
+        )
+
+        def stop(signum, frame):
+            logger.info("%s received: flushing and exiting", signal.Signals(signum).name)
+            collector.request_shutdown()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        logger.info("collecting %s", url)
+        collector.run()
+        collector.log_progress(force=True)
+        self.stdout.write(collector.summary())
+        if collector.buffer:
+            raise CommandError(f"{len(collector.buffer)} posts could not be written")

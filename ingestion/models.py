@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Post(models.Model):
+    """One observed post. The table is range-partitioned by hour of `arrived_at`.
+
+    The migration creates it by hand (Django cannot declare partitioning); in the
+    database the primary key is (id, arrived_at), as PostgreSQL requires the partition
+    key in every unique constraint. `id` alone is unique too: it comes from one identity.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    arrived_at = models.DateTimeField(help_text="When the collector read the event.")
+    post_type = models.CharField(max_length=64)
+    upstream_id = models.BigIntegerField(null=True, blank=True)
+    post_id = models.CharField(max_length=64, blank=True)
+    created_ts = models.BigIntegerField(help_text="The post's creation time, Unix seconds.")
+    likes = models.BigIntegerField(null=True, blank=True)
+    comments = models.BigIntegerField(null=True, blank=True)
+    favorites = models.BigIntegerField(null=True, blank=True)
+    retweets = models.BigIntegerField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Other numeric fields.")
+    text = models.CharField(max_length=200, blank=True)
+    link = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        db_table = "ingestion_post"
+        ordering = ["-arrived_at"]
+
+    def __str__(self) -> str:
+        return f"{self.post_type} {self.post_id or self.pk}"

@@ -1,0 +1,115 @@
+"""The one definition of a valid post (SPEC §2): raw SSE `data` → Post, or RejectedEvent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+DIMENSIONS = ("likes", "comments", "favorites", "retweets")
+TEXT_FIELDS = ("title", "text", "content", "description", "caption")
+LINK_FIELDS = ("link", "links", "url", "permalink")
+TEXT_LIMIT = 200
+LINK_LIMIT = 500
+TYPE_LIMIT = 64
+INT64_MAX = 2**63 - 1
+
+
+class RejectedEvent(Exception):  # noqa: N818 - it is an outcome, not a failure of the code
+    """An event that is not a post; `reason` is a short stable label used in counters."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Post:
+    post_type: str
+    created_ts: int
+    upstream_id: int | None = None
+    post_id: str = ""
+    likes: int | None = None
+    comments: int | None = None
+    favorites: int | None = None
+    retweets: int | None = None
+    metrics: dict[str, int] = field(default_factory=dict)
+    text: str = ""
+    link: str = ""
+
+
+def as_count(value: object) -> int | None:
+    """Return value as a non-negative int64 if it is one (integral floats count), else None."""
+    if type(value) is int:
+        return value if 0 <= value <= INT64_MAX else None
+    if type(value) is float and value.is_integer() and 0 <= value <= INT64_MAX:
+        return int(value)
+    return None
+
+
+def _as_int64(value: object) -> int | None:
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    if type(value) is int and -INT64_MAX <= value <= INT64_MAX:
+        return value
+    return None
+
+
+def _clean(value: object, limit: int) -> str:
+    """Return a string PostgreSQL can store: truncated, without NUL or lone surrogates."""
+    if not isinstance(value, str):
+        value = "" if value is None or isinstance(value, (dict, list)) else str(value)
+    value = value[:limit].replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _first_string(fields: dict, names: tuple[str, ...], limit: int) -> str:
+    for name in names:
+        value = fields.get(name)
+        if isinstance(value, str) and value.strip():
+            return _clean(value.strip(), limit)
+    return ""
+
+
+def parse_event(data: str) -> Post:
+    """Parse one event's data into a Post, or raise RejectedEvent saying why it is not one."""
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise RejectedEvent("invalid_json", str(error)[:100]) from None
+    if not isinstance(document, dict):
+        raise RejectedEvent("not_an_object", type(document).__name__)
+    if len(document) != 1:
+        raise RejectedEvent("no_root_key" if not document else "several_root_keys")
+    ((post_type, fields),) = document.items()
+    if not isinstance(fields, dict):
+        raise RejectedEvent("value_not_an_object", type(fields).__name__)
+    if "timestamp" not in fields:
+        raise RejectedEvent("missing_timestamp")
+    created_ts = _as_int64(fields["timestamp"])
+    if created_ts is None:
+        raise RejectedEvent("invalid_timestamp", repr(fields["timestamp"])[:40])
+
+    metrics = {}
+    for name, value in fields.items():
+        if name in ("id", "timestamp") or name in DIMENSIONS:
+            continue
+        count = as_count(value)
+        if count is not None and "\x00" not in name:
+            metrics[_clean(name, TYPE_LIMIT)] = count
+    return Post(
+        post_type=_clean(post_type, TYPE_LIMIT),
+        created_ts=created_ts,
+        upstream_id=_as_int64(fields.get("id")),
+        post_id=_clean(fields.get("post_id"), TYPE_LIMIT),
+        likes=as_count(fields.get("likes")),
+        comments=as_count(fields.get("comments")),
+        favorites=as_count(fields.get("favorites")),
+        retweets=as_count(fields.get("retweets")),
+        metrics=metrics,
+        text=_first_string(fields, TEXT_FIELDS, TEXT_LIMIT),
+        link=_first_string(fields, LINK_FIELDS, LINK_LIMIT),
+    )

@@ -1,0 +1,75 @@
+"""Hourly partitions of ingestion_post: create ahead of time, drop whole ones past retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+
+TABLE = "ingestion_post"
+HOUR = timedelta(hours=1)
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def partition_name(start: datetime) -> str:
+    return f"{TABLE}_p{start:%Y%m%d_%H}"
+
+
+def existing_partitions() -> dict[str, tuple[datetime, datetime]]:
+    """Return {name: (start, end)} for every partition of the posts table."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT child.relname, pg_get_expr(child.relpartbound, child.oid)
+            FROM pg_inherits
+            JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
+            JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+            WHERE parent.relname = %s
+            """,
+            [TABLE],
+        )
+        rows = cursor.fetchall()
+    return {name: _bounds(expression) for name, expression in rows}
+
+
+def _bounds(expression: str) -> tuple[datetime, datetime]:
+    # "FOR VALUES FROM ('2026-11-29 22:00:00+00') TO ('2026-11-29 23:00:00+00')"
+    start, end = expression.split("'")[1::2][:2]
+    return datetime.fromisoformat(start), datetime.fromisoformat(end)
+
+
+def ensure_partitions(*, now: datetime, ahead: timedelta = timedelta(hours=2)) -> list[str]:
+    """Create the partitions for the hours from now's to now + ahead; return those created."""
+    existing = existing_partitions()
+    created = []
+    start = hour_floor(now)
+    while start <= now + ahead:
+        name = partition_name(start)
+        if name not in existing:
+            _create(name, start, start + HOUR)
+            created.append(name)
+        start += HOUR
+    return created
+
+
+def _create(name: str, start: datetime, end: datetime) -> None:
+    # Names come from partition_name() only; bounds are bound parameters.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF {TABLE} '
+            "FOR VALUES FROM (%s) TO (%s)",
+            [start.isoformat(), end.isoformat()],
+        )
+
+
+def drop_partitions_before(cutoff: datetime, *, dry_run: bool = False) -> list[str]:
+    """Drop every partition lying entirely before cutoff; return their names."""
+    expired = sorted(name for name, (_, end) in existing_partitions().items() if end <= cutoff)
+    if not dry_run:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for name in expired:
+                cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
+    return expired

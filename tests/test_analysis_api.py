@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from analysis.percentiles import percentiles
+from analysis.realtime import RealtimeWindow
+from analysis.results import NoDataError
+from analysis.selectors import post_percentiles
+from ingestion.parser import parse_event
+from tests.conftest import make_post, store
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client():
+    return APIClient()
+
+
+@pytest.fixture
+def realtime(settings, simulator):
+    """Point the API at a simulator and allow 1 s windows."""
+
+    def configure(**options):
+        sim = simulator(record=True, **options)
+        settings.STREAM_URL = sim.url
+        settings.ANALYSIS_MIN_DURATION = timedelta(seconds=1)
+        return sim
+
+    return configure
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+LONG = "9" * 5000
+BAD_QUERIES = [
+    ("dimension=likes", "duration: is required"),
+    ("duration=&dimension=likes", "duration: is empty"),
+    ("duration=abc&dimension=likes", "duration: 'abc' is not a duration"),
+    ("duration=5&dimension=likes", "duration: '5' is not a duration"),
+    ("duration=-5s&dimension=likes", "duration: '-5s' is not a duration"),
+    ("duration=0s&dimension=likes", "duration: '0s' is out of range: use 5s to 24h0m0s"),
+    ("duration=4s&dimension=likes", "duration: '4s' is out of range"),
+    ("duration=4999ms&dimension=likes", "duration: '4999ms' is out of range"),
+    ("duration=24h1s&dimension=likes", "duration: '24h1s' is out of range"),
+    ("duration=25h&dimension=likes", "duration: '25h' is out of range"),
+    ("duration=1e3s&dimension=likes", "duration: '1e3s' is not a duration"),
+    ("duration=5S&dimension=likes", "duration: '5S' is not a duration"),
+    ("duration=5%20s&dimension=likes", "duration: '5 s' is not a duration"),
+    ("duration=5s5&dimension=likes", "duration: '5s5' is not a duration"),
+    (f"duration={LONG}s&dimension=likes", "duration: is longer than 64 characters"),
+    ("duration=%00&dimension=likes", "duration: "),
+    ("duration=%C3%A9&dimension=likes", "duration: 'é' is not a duration"),
+    ("duration=2m", "dimension: is required: one of likes, comments, favorites, retweets"),
+    ("duration=2m&dimension=", 'dimension: "" is not accepted: use one of likes'),
+    ("duration=2m&dimension=views", 'dimension: "views" is not accepted'),
+    ("duration=2m&dimension=Likes", 'dimension: "Likes" is not accepted'),
+    (f"duration=2m&dimension={LONG}", "dimension: "),
+    ("duration=2m&duration=3m&dimension=likes", "duration: is given more than once"),
+    ("duration=2m&dimension=likes&dimension=likes", "dimension: is given more than once"),
+]
+
+
+@pytest.mark.parametrize(("query", "message"), BAD_QUERIES)
+def test_bad_input_is_a_400_naming_the_parameter(client, query, message):
+    response = client.get(f"/analysis?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"].startswith(message)
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "head", "options"])
+def test_other_methods_are_405_with_allow_get(client, method):
+    response = getattr(client, method)("/analysis?duration=2m&dimension=likes")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+    if method != "head":
+        assert "not allowed" in response.json()["error"]
+
+
+def test_unknown_paths_are_404_json(client):
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.json() == {"error": "/nope is not a route: use GET /analysis"}
+
+
+def test_historical_window_edges_are_exact():
+    now = timezone.now()
+    window = timedelta(minutes=10)
+    store(
+        (now - window + timedelta(microseconds=1), make_post(likes=10, created_ts=100)),
+        (now - window, make_post(likes=99, created_ts=50)),
+        (now, make_post(likes=20, created_ts=200)),
+        (now + timedelta(microseconds=1), make_post(likes=77, created_ts=300)),
+    )
+    result = post_percentiles(dimension="likes", duration=window, now=now)
+    assert result.as_dict() == {
+        "total_posts": 2,
+        "minimum_timestamp": 100,
+        "maximum_timestamp": 200,
+        "likes_p50": 10,
+        "likes_p90": 20,
+        "likes_p99": 20,
+    }
+
+
+def test_historical_counts_posts_without_the_dimension_but_not_in_percentiles(client):
+    now = timezone.now()
+    store(
+        (now - timedelta(seconds=30), make_post(likes=5, created_ts=10)),
+        (now - timedelta(seconds=20), make_post(favorites=8, created_ts=20)),
+        (now - timedelta(seconds=3 * 60), make_post(likes=1000, created_ts=1)),
+    )
+    response = client.get("/analysis?duration=2m&dimension=likes")
+    assert response.status_code == 200
+    assert response.content == (
+        b'{"total_posts":2,"minimum_timestamp":10,"maximum_timestamp":20,'
+        b'"likes_p50":5,"likes_p90":5,"likes_p99":5}'
+    )
+
+
+def test_no_post_carrying_the_dimension_is_a_404(client):
+    store((timezone.now() - timedelta(seconds=5), make_post(likes=5)))
+    response = client.get("/analysis?duration=2m&dimension=retweets")
+    assert response.status_code == 404
+    assert response.json() == {"error": "no post in the last 2m carries retweets"}
+    with pytest.raises(NoDataError):
+        post_percentiles(dimension="retweets", duration=timedelta(hours=1), now=timezone.now())
+
+
+def test_realtime_answers_exactly_the_events_read_inside_the_window(realtime):
+    sim = realtime(rate=200, seed=11, malformed_every=9)
+    wall, started = time.time(), time.monotonic()
+    window = RealtimeWindow(
+        sim.url, dimension="likes", duration=timedelta(seconds=1), started=started
+    )
+    result = window.run()
+    deadline = wall + 1.0
+    sent = [e for e in sim.sent if e.connection == 1]
+    counted, later = sent[: window.handled], sent[window.handled :]
+    assert counted[-1].sent_at <= deadline
+    assert not later or later[0].sent_at > deadline - 0.05
+    posts = [parse_event(e.data) for e in counted if e.valid]
+    values = [p.likes for p in posts if p.likes is not None]
+    assert result.as_dict() == {
+        "total_posts": len(posts),
+        "minimum_timestamp": min(p.created_ts for p in posts),
+        "maximum_timestamp": max(p.created_ts for p in posts),
+        **{f"likes_{k}": v for k, v in percentiles(values).items()},
+    }
+    assert 150 <= len(posts) <= 200
+    assert 1.0 <= time.monotonic() - started < 1.3
+
+
+def test_both_modes_give_byte_identical_json_for_the_same_posts(client, realtime):
+    sim = realtime(rate=100, seed=12)
+    live = client.get("/analysis?duration=1s&dimension=comments")
+    assert live.status_code == 200
+    total = live.json()["total_posts"]
+    posts = [parse_event(e.data) for e in sim.sent if e.connection == 1][:total]
+    arrived = timezone.now() - timedelta(seconds=30)
+    store(*((arrived, post) for post in posts))
+    stored = client.get("/analysis?duration=2m&dimension=comments")
+    assert stored.status_code == 200
+    assert stored.content == live.content
+
+
+def test_an_unreachable_upstream_is_a_502_within_the_window(client, settings):
+    settings.STREAM_URL = f"http://127.0.0.1:{free_port()}/stream"
+    settings.ANALYSIS_MIN_DURATION = timedelta(seconds=1)
+    started = time.monotonic()
+    response = client.get("/analysis?duration=1s&dimension=likes")
+    assert response.status_code == 502
+    assert "upstream" in response.json()["error"]
+    assert time.monotonic() - started < 1.5
+
+
+def test_realtime_requests_over_the_cap_are_503_with_retry_after(settings, realtime):
+    realtime(rate=50)
+    settings.REALTIME_MAX_CONCURRENT = 2
+    responses = []
+
+    def ask():
+        responses.append(APIClient().get("/analysis?duration=1s&dimension=likes"))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses in ([200, 200, 503], [200, 404, 503], [404, 404, 503])
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy["Retry-After"] == "5"
+    assert "too many realtime" in json.loads(busy.content)["error"]

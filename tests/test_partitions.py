@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingestion.partitions import drop_partitions_before, ensure_partitions, existing_partitions
+
+pytestmark = pytest.mark.django_db
+
+T = datetime(2030, 1, 2, 3, 40, tzinfo=UTC)
+
+
+def test_it_creates_the_current_hour_and_two_ahead_once():
+    created = ensure_partitions(now=T, ahead=timedelta(hours=2))
+    assert created == [
+        "ingestion_post_p20300102_03",
+        "ingestion_post_p20300102_04",
+        "ingestion_post_p20300102_05",
+    ]
+    assert existing_partitions()["ingestion_post_p20300102_04"] == (
+        datetime(2030, 1, 2, 4, tzinfo=UTC),
+        datetime(2030, 1, 2, 5, tzinfo=UTC),
+    )
+    assert ensure_partitions(now=T, ahead=timedelta(hours=2)) == []
+
+
+def test_it_drops_only_partitions_lying_entirely_before_the_cutoff():
+    ensure_partitions(now=T - timedelta(hours=3), ahead=timedelta(hours=3))
+    cutoff = datetime(2030, 1, 2, 1, 30, tzinfo=UTC)
+    # The migration made partitions for the real current hours too: they are older.
+    older = [name for name in existing_partitions() if name < "ingestion_post_p2030"]
+    expected = [*older, "ingestion_post_p20300102_00"]
+    assert drop_partitions_before(cutoff, dry_run=True) == expected
+    assert "ingestion_post_p20300102_00" in existing_partitions()
+    assert drop_partitions_before(cutoff) == expected
+    assert "ingestion_post_p20300102_00" not in existing_partitions()
+    assert "ingestion_post_p20300102_01" in existing_partitions()
