@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analyzer_project.durations import format_duration, parse_duration
 from ingestion.parser import DIMENSIONS
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": r"^(([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$"}
+)
 class GoDurationField(serializers.CharField):
     """A Go duration ("90s", "1h30m") within the configured bounds, as a timedelta."""
 
@@ -49,12 +53,32 @@ class AnalysisQuerySerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class AnalysisSerializer(serializers.Serializer):
-    """The documented shape of a 200 answer (for likes; other dimensions name their keys)."""
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error": {"type": "string", "description": "What to change, naming it."}},
+    "required": ["error"],
+}
 
-    total_posts = serializers.IntegerField()
-    minimum_timestamp = serializers.IntegerField()
-    maximum_timestamp = serializers.IntegerField()
-    likes_p50 = serializers.IntegerField()
-    likes_p90 = serializers.IntegerField()
-    likes_p99 = serializers.IntegerField()
+ANALYSIS_SCHEMA = {
+    "type": "object",
+    "description": (
+        "Counts over the window and the nearest-rank (percentile_disc) percentiles of the"
+        " dimension over the posts that carry it; the percentile keys are named after the"
+        " dimension: likes_p50, likes_p90, likes_p99 for dimension=likes."
+    ),
+    "properties": {
+        "total_posts": {"type": "integer", "minimum": 1},
+        "minimum_timestamp": {"type": "integer", "description": "Oldest creation time, Unix s"},
+        "maximum_timestamp": {"type": "integer", "description": "Newest creation time, Unix s"},
+    },
+    "required": ["total_posts", "minimum_timestamp", "maximum_timestamp"],
+    "additionalProperties": {"type": "integer", "minimum": 0},
+    "example": {
+        "total_posts": 42,
+        "minimum_timestamp": 1737000000,
+        "maximum_timestamp": 1737000030,
+        "likes_p50": 150,
+        "likes_p90": 2500,
+        "likes_p99": 15000,
+    },
+}

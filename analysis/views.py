@@ -5,6 +5,7 @@ from functools import cache
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +20,7 @@ from analysis.realtime import (
 )
 from analysis.results import Analysis, NoDataError
 from analysis.selectors import post_percentiles
-from analysis.serializers import AnalysisQuerySerializer
+from analysis.serializers import ANALYSIS_SCHEMA, ERROR_SCHEMA, AnalysisQuerySerializer
 
 
 @cache
@@ -36,6 +37,17 @@ class AnalysisApi(APIView):
 
     http_method_names = ["get"]
 
+    @extend_schema(
+        operation_id="analysis",
+        parameters=[AnalysisQuerySerializer],
+        responses={
+            200: OpenApiResponse(ANALYSIS_SCHEMA, "The analysis of the window."),
+            400: OpenApiResponse(ERROR_SCHEMA, "A parameter is missing or not accepted."),
+            404: OpenApiResponse(ERROR_SCHEMA, "No post in the window carries the dimension."),
+            502: OpenApiResponse(ERROR_SCHEMA, "Realtime: the upstream was unreachable."),
+            503: OpenApiResponse(ERROR_SCHEMA, "Realtime: too many at once; see Retry-After."),
+        },
+    )
     def get(self, request: Request) -> Response:
         started = time.monotonic()
         query = AnalysisQuerySerializer(data=request.query_params)

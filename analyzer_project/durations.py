@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 MAX_LENGTH = 64
+MAX_NANOSECONDS = 2**63 - 1  # Go's limit: a duration is an int64 of nanoseconds
 
 # Nanoseconds per unit, as in Go's time.ParseDuration (both micro signs are accepted).
 UNITS = {
@@ -42,6 +43,8 @@ def parse_duration(text: str) -> timedelta:
             )
         nanoseconds += Decimal(match[1]) * UNITS[match[2]]
         position = match.end()
+    if nanoseconds > MAX_NANOSECONDS:
+        raise ValueError(f"{text!r} is longer than Go allows (about 2562047h)")
     return timedelta(microseconds=int(nanoseconds) // 1000)
 
 

@@ -27,6 +27,7 @@ VALID = [
     ("1m1m", timedelta(minutes=2)),
     ("0.000000001h", timedelta(microseconds=3)),
     ("00005s", timedelta(seconds=5)),
+    ("2562047h", timedelta(hours=2562047)),
 ]
 
 
@@ -55,6 +56,8 @@ INVALID = [
     ("５s", "not a duration"),
     ("5s\n", "not a duration"),
     ("1" * 65 + "s", "longer than 64"),
+    ("2562048h", "longer than Go allows"),
+    ("2013094625644430681720μs.73712441401601μs", "longer than Go allows"),
 ]
 
 

@@ -1,0 +1,82 @@
+"""Shared by the benchmarks: a throw-away database, processes, and figures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def server_url() -> str:
+    """The PostgreSQL to benchmark on: DATABASE_URL, or the embedded one."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    from analyzer_project.embedded_db import embedded_database
+
+    params = embedded_database()
+    return f"postgresql://{params['USER']}@{quote(params['HOST'], safe='')}/{params['NAME']}"
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@contextlib.contextmanager
+def bench_database(name: str = "stream_analyzer_bench") -> Iterator[str]:
+    """Create a fresh, migrated database; yield its URL; drop it afterwards."""
+    url = server_url()
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    bench_url = with_database(url, name)
+    if manage("migrate", "--noinput", "-v0", database_url=bench_url).returncode:
+        raise SystemExit("migrate failed")
+    try:
+        yield bench_url
+    finally:
+        with psycopg.connect(with_database(url, "postgres"), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def manage(*args: str, database_url: str, wait: bool = True, **popen) -> subprocess.Popen:
+    """Run (or start, with wait=False) `manage.py args` against database_url."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"},
+        **popen,
+    )
+    if wait:
+        process.wait()
+    return process
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    python = platform.python_version()
+    return f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {python}"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
