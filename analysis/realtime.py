@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from analysis import metrics
 from analysis.percentiles import percentiles
 from analysis.results import Analysis, NoDataError
 from ingestion.parser import RejectedEvent, parse_event
@@ -35,11 +36,13 @@ class RealtimeSlots:
             raise RealtimeBusyError
         with self._lock:
             self.in_use += 1
+        metrics.REALTIME_IN_USE.inc()
         return self
 
     def __exit__(self, *exc_info) -> None:
         with self._lock:
             self.in_use -= 1
+        metrics.REALTIME_IN_USE.dec()
         self._semaphore.release()
 
 

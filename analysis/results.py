@@ -8,6 +8,10 @@ from dataclasses import dataclass
 class NoDataError(Exception):
     """No post in the window carries the requested dimension."""
 
+    def __init__(self, dimension: str, coverage: object = None) -> None:
+        super().__init__(dimension)
+        self.coverage = coverage
+
 
 @dataclass(frozen=True, slots=True)
 class Analysis:

@@ -1,7 +1,11 @@
 from django.urls import path
 
+from analysis import health
 from analysis.views import AnalysisApi
 
 urlpatterns = [
     path("analysis", AnalysisApi.as_view(), name="analysis"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
 ]

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analysis import metrics
 from analysis.exceptions import RealtimeBusy, UpstreamUnavailable
 from analysis.realtime import (
     RealtimeBusyError,
@@ -19,7 +20,7 @@ from analysis.realtime import (
     UpstreamUnavailableError,
 )
 from analysis.results import Analysis, NoDataError
-from analysis.selectors import post_percentiles
+from analysis.selectors import Coverage, post_percentiles
 from analysis.serializers import ANALYSIS_SCHEMA, ERROR_SCHEMA, AnalysisQuerySerializer
 
 
@@ -49,22 +50,40 @@ class AnalysisApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        started = time.monotonic()
         query = AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         duration, dimension = query.validated_data["duration"], query.validated_data["dimension"]
         try:
             if duration <= settings.REALTIME_MAX_DURATION:
-                analysis = self.realtime(dimension, duration, started)
+                self.mode = "realtime"
+                analysis = self.realtime(dimension, duration, self.started)
             else:
-                analysis = post_percentiles(
+                self.mode = "historical"
+                analysis, self.coverage = post_percentiles(
                     dimension=dimension, duration=duration, now=timezone.now()
                 )
-        except NoDataError:
+        except NoDataError as missing:
+            self.coverage = missing.coverage
             raise NotFound(
                 f"no post in the last {request.query_params['duration']} carries {dimension}"
             ) from None
         return Response(analysis.as_dict())
+
+    def initial(self, request, *args, **kwargs):
+        self.started = time.monotonic()  # a realtime window's deadline counts from here
+        self.mode = "none"  # until the query is valid
+        self.coverage: Coverage | None = None
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Add the data-freshness headers of historical answers; record metrics."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.coverage is not None and self.coverage.newest is not None:
+            response["X-Data-Age"] = str(self.coverage.age_seconds)
+            response["X-Data-Since"] = str(int(self.coverage.since.timestamp()))
+        metrics.REQUESTS.labels(self.mode, response.status_code).inc()
+        metrics.LATENCY.labels(self.mode).observe(time.monotonic() - self.started)
+        return response
 
     def realtime(self, dimension, duration, started) -> Analysis:
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 
 from analyzer_project.durations import parse_duration
+from analyzer_project.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_q",
     "ingestion",
 ]
 
@@ -152,6 +154,21 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
+# The scheduler process (`manage.py qcluster`). The ORM broker keeps its queue in this
+# database, so there is no other service to run; its only job is partition maintenance
+# every 5 minutes (ingestion.tasks), hence one worker and a lazy poll.
+Q_CLUSTER = {
+    "name": "stream-analyzer",
+    "orm": "default",
+    "workers": 1,
+    "poll": 2,  # seconds between queue polls when idle: a task waits at most that long
+    "timeout": 240,  # kill a run after 4 min, before the next one is due
+    "retry": 300,  # longer than timeout, or the broker hands out a running task again
+    "max_attempts": 1,  # a failed run is not retried: the next one is 5 minutes away
+    "catch_up": False,  # after downtime run once, not once per missed 5-minute slot
+    "save_limit": 288,  # keep a day of successful runs for the admin
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Stream Analyzer API",
     "DESCRIPTION": "Post counts and exact percentiles over a window of a live post stream.",
@@ -162,16 +179,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-    },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # pgserver narrates every start and exit of the embedded database at INFO.
-    "loggers": {"pgserver": {"level": "WARNING"}},
-}
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ValueError(f"LOG_FORMAT={LOG_FORMAT!r}: expected plain or json")
+LOGGING = logging_config(
+    process=process_name(), json_lines=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO")
+)

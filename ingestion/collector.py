@@ -9,6 +9,8 @@ shutdown, signals and leadership are all handled in one place, between flushes.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections import Counter
@@ -17,10 +19,11 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, InterfaceError, close_old_connections, connection
 
+from ingestion import metrics
 from ingestion.leader import LeaderLock
 from ingestion.parser import Post, RejectedEvent, parse_event
 from ingestion.partitions import ensure_partitions, hour_floor
-from ingestion.services import posts_ingest
+from ingestion.services import collector_heartbeat, posts_ingest
 from ingestion.stream import StreamReader
 
 logger = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class StreamCollector:
         self.standby_poll = standby_poll
         self.now = now
         self.lock = lock or LeaderLock()
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.shutdown = False
         self.leading = False
         self.reader: StreamReader | None = None
@@ -67,6 +71,8 @@ class StreamCollector:
         self.dropped = 0
         self.rejected: Counter[str] = Counter()
         self.last_lag = 0.0
+        self._reconnects_counted = 0
+        self._last_flush = 0.0
         self._progress = (time.monotonic(), 0)
 
     # --- the loop ------------------------------------------------------------------
@@ -83,8 +89,9 @@ class StreamCollector:
             connection.close()
 
     def request_shutdown(self) -> None:
+        # Only a flag: this runs in signal handlers, which must not take a lock that the
+        # interrupted code may hold (Event.set() here once deadlocked with Event.wait()).
         self.shutdown = True
-        self._batch_ready.set()
 
     def wait_for_leadership(self) -> bool:
         """Poll the leader lock until it is ours (True) or shutdown is requested (False)."""
@@ -102,28 +109,39 @@ class StreamCollector:
     def lead(self) -> None:
         """Ingest until shutdown or until the lock is lost, then flush what is buffered."""
         self.leading = True
+        metrics.LEADING.set(1)
         self.reader = self.new_reader()
         thread = threading.Thread(target=self.read_forever, args=(self.reader,), daemon=True)
         thread.start()
-        next_lock_check = time.monotonic() + 5
+        next_check = 0.0
         while not self.shutdown:
             self.run_once()
-            if time.monotonic() >= next_lock_check:
-                next_lock_check = time.monotonic() + 5
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + 5
                 if not self.lock.still_ours():
                     logger.warning("leader lock lost: going back to standby")
                     break
+                self.beat()
         self.reader.stop()
         self.flush_remaining()
         self.leading = False
+        metrics.LEADING.set(0)
 
     def run_once(self) -> bool:
         """Wait for a full batch or the flush interval, then flush; return the flush result."""
-        self._batch_ready.wait(self.flush_interval)
+        due = self._last_flush + self.flush_interval
+        # Wait in short slices: a signal handler only sets self.shutdown.
+        while not self.shutdown and (left := due - time.monotonic()) > 0:
+            if self._batch_ready.wait(min(left, 0.25)):
+                break
         self._batch_ready.clear()
+        self._last_flush = time.monotonic()
         if time.monotonic() < self._retry_at:
             return False
         flushed = self.flush()
+        if self.reader and self.reader.reconnects > self._reconnects_counted:
+            metrics.RECONNECTS.inc(self.reader.reconnects - self._reconnects_counted)
+            self._reconnects_counted = self.reader.reconnects
         self.log_progress()
         return flushed
 
@@ -140,11 +158,13 @@ class StreamCollector:
             post = parse_event(data)
         except RejectedEvent as rejection:
             self.rejected[rejection.reason] += 1
+            metrics.EVENTS_REJECTED.labels(rejection.reason).inc()
             self._log_rejection(rejection, data)
             return False
         with self._buffer_lock:
             if len(self.buffer) >= self.buffer_limit:
                 self.dropped += 1
+                metrics.POSTS_DROPPED.inc()
                 if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
                     logger.error("buffer full: %d posts dropped so far", self.dropped)
                 return False
@@ -159,6 +179,7 @@ class StreamCollector:
             batch, self.buffer = self.buffer, []
         if not batch:
             return True
+        started = time.monotonic()
         try:
             close_old_connections()
             self._ensure_partitions(batch[0][0], batch[-1][0])
@@ -168,7 +189,14 @@ class StreamCollector:
                 self.buffer[:0] = batch
             self._flush_failed(error)
             return False
+        finally:
+            metrics.BUFFERED.set(len(self.buffer))
+            metrics.BUFFER_FILL.set(len(self.buffer) / self.buffer_limit)
+        metrics.FLUSH_SECONDS.observe(time.monotonic() - started)
+        metrics.BATCH_SIZE.observe(len(batch))
+        metrics.POSTS_INGESTED.inc(len(batch))
         self.last_lag = (self.now() - batch[0][0]).total_seconds()
+        metrics.INGEST_LAG.set(self.last_lag)
         self.ingested += len(batch)
         if self._flush_failures:
             logger.info("database reachable again after %d failed flushes", self._flush_failures)
@@ -184,6 +212,14 @@ class StreamCollector:
             time.sleep(min(2.0, 0.2 * 2**attempt))
         if self.buffer:
             logger.error("%d posts not written: database unreachable", len(self.buffer))
+
+    def beat(self) -> bool:
+        """Record the heartbeat /readyz looks at; a database outage only skips it."""
+        try:
+            collector_heartbeat(collector=self.name, now=self.now(), ingested=self.ingested)
+        except (DatabaseError, InterfaceError):
+            return False
+        return True
 
     def log_progress(self, *, force: bool = False) -> None:
         started, ingested_then = self._progress

@@ -31,3 +31,14 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return f"{self.post_type} {self.post_id or self.pk}"
+
+
+class CollectorHeartbeat(models.Model):
+    """The leading collector's last sign of life; /readyz wants one under 30 s old."""
+
+    collector = models.CharField(max_length=200, primary_key=True, help_text="host:pid")
+    beat_at = models.DateTimeField()
+    ingested = models.BigIntegerField(default=0, help_text="Posts written by this process.")
+
+    def __str__(self) -> str:
+        return f"{self.collector} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -105,7 +105,8 @@ def test_historical_window_edges_are_exact():
         (now, make_post(likes=20, created_ts=200)),
         (now + timedelta(microseconds=1), make_post(likes=77, created_ts=300)),
     )
-    result = post_percentiles(dimension="likes", duration=window, now=now)
+    result, coverage = post_percentiles(dimension="likes", duration=window, now=now)
+    assert (coverage.since, coverage.newest, coverage.age_seconds) == (now - window, now, 0)
     assert result.as_dict() == {
         "total_posts": 2,
         "minimum_timestamp": 100,
@@ -129,6 +130,32 @@ def test_historical_counts_posts_without_the_dimension_but_not_in_percentiles(cl
         b'{"total_posts":2,"minimum_timestamp":10,"maximum_timestamp":20,'
         b'"likes_p50":5,"likes_p90":5,"likes_p99":5}'
     )
+
+
+def test_historical_answers_say_how_fresh_and_how_far_back_the_data_is(client):
+    now = timezone.now()
+    store(
+        (now - timedelta(seconds=90), make_post(likes=1)),
+        (now - timedelta(seconds=30), make_post(likes=2)),
+    )
+    covered = client.get("/analysis?duration=2m&dimension=likes")
+    assert covered.status_code == 200
+    assert int(covered["X-Data-Age"]) in (30, 31)
+    assert covered["X-Data-Since"] == str(int((now - timedelta(seconds=90)).timestamp()))
+    recent = client.get("/analysis?duration=65s&dimension=likes")
+    assert recent.json()["total_posts"] == 1
+    since = int(recent["X-Data-Since"])
+    assert int((now - timedelta(seconds=65)).timestamp()) <= since <= int(now.timestamp()) - 64
+    missing = client.get("/analysis?duration=2m&dimension=retweets")
+    assert missing.status_code == 404
+    assert int(missing["X-Data-Age"]) in (30, 31)
+
+
+def test_realtime_answers_carry_no_freshness_headers(client, realtime):
+    realtime(rate=200)
+    response = client.get("/analysis?duration=1s&dimension=comments")
+    assert response.status_code == 200
+    assert "X-Data-Age" not in response
 
 
 def test_no_post_carrying_the_dimension_is_a_404(client):

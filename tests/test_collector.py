@@ -165,6 +165,17 @@ def test_rows_land_in_the_partition_of_their_arrival_hour():
         ]
 
 
+def test_a_shutdown_request_takes_no_lock():
+    """Signal handlers call it while the interrupted main thread may hold any lock."""
+    collector = StreamCollector(lambda: None)
+    with collector._buffer_lock, collector._batch_ready._cond:
+        thread = threading.Thread(target=collector.request_shutdown)
+        thread.start()
+        thread.join(1)
+        assert not thread.is_alive()
+    assert collector.shutdown
+
+
 def test_a_full_buffer_drops_and_counts():
     collector = StreamCollector(lambda: None, buffer_limit=2)
     kept = [collector.handle_event('{"tweet": {"timestamp": 1}}') for _ in range(3)]

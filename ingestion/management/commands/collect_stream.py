@@ -5,6 +5,7 @@ import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from prometheus_client import start_http_server
 
 from ingestion.collector import StreamCollector
 from ingestion.stream import StreamReader
@@ -21,6 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--flush-interval", type=float, default=0.25, help="seconds")
         parser.add_argument("--buffer-limit", type=int, default=200_000, help="posts")
         parser.add_argument("--progress-interval", type=float, default=10.0, help="seconds")
+        parser.add_argument(
+            "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on it"
+        )
+        parser.add_argument("--metrics-host", default="0.0.0.0", help="address for --metrics-port")
 
     def handle(self, *args, **options):
         url = options["url"] or settings.STREAM_URL
@@ -42,6 +47,12 @@ class Command(BaseCommand):
             logger.info("%s received: flushing and exiting", signal.Signals(signum).name)
             collector.request_shutdown()
 
+        if options["metrics_port"] is not None:
+            try:
+                start_http_server(options["metrics_port"], addr=options["metrics_host"])
+            except OSError as error:
+                raise CommandError(f"--metrics-port {options['metrics_port']}: {error}") from None
+            logger.info("metrics on :%d/metrics", options["metrics_port"])
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         logger.info("collecting %s", url)

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import io
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_q.models import Failure, Schedule, Success
+
+from ingestion.models import Post
+from ingestion.partitions import (
+    HOUR,
+    drop_partitions_before,
+    ensure_partitions,
+    existing_partitions,
+    hour_floor,
+    partition_name,
+)
+from ingestion.services import PruneResult, posts_prune
+from ingestion.tasks import PRUNE_SCHEDULE, schedule_prune_posts
+from tests.conftest import make_post, store
+
+T = datetime(2030, 1, 2, 3, 40, tzinfo=UTC)
+TASK = "ingestion.tasks.prune_posts_task"
+
+
+@pytest.fixture
+def partitions_from_t_minus_26h(db, settings) -> None:
+    """Leave only the partitions of the hours from T - 26 h to T - 1 h."""
+    settings.RETENTION = timedelta(hours=24)
+    drop_partitions_before(T)  # those the migration made for the real clock
+    ensure_partitions(now=T - timedelta(hours=26), ahead=timedelta(hours=25))
+
+
+def hours(start: datetime, end: datetime) -> list[str]:
+    """Return the names of the partitions for every hour from start's to end's."""
+    names, hour = [], hour_floor(start)
+    while hour <= end:
+        names.append(partition_name(hour))
+        hour += HOUR
+    return names
+
+
+def test_it_keeps_the_retention_window_and_creates_two_hours_ahead(partitions_from_t_minus_26h):
+    kept_at = T - timedelta(hours=23, minutes=59)
+    store((kept_at, make_post(post_id="kept")))
+
+    result = posts_prune(now=T)
+
+    assert result == PruneResult(
+        created=hours(T, T + timedelta(hours=2)),
+        dropped=hours(T - timedelta(hours=26), T - timedelta(hours=25)),
+    )
+    partitions = existing_partitions()
+    assert set(hours(T - timedelta(hours=24), T + timedelta(hours=2))) <= set(partitions)
+    assert min(end for _, end in partitions.values()) > T - timedelta(hours=24)
+    assert list(Post.objects.values_list("post_id", "arrived_at")) == [("kept", kept_at)]
+
+
+def test_a_second_run_changes_nothing(partitions_from_t_minus_26h):
+    posts_prune(now=T)
+    partitions = existing_partitions()
+    assert posts_prune(now=T) == PruneResult(created=[], dropped=[])
+    assert existing_partitions() == partitions
+
+
+def test_a_dry_run_reports_what_a_run_would_do_and_changes_nothing(partitions_from_t_minus_26h):
+    partitions = existing_partitions()
+    planned = posts_prune(now=T, dry_run=True)
+    assert existing_partitions() == partitions
+    assert posts_prune(now=T) == planned
+
+
+COMMAND_RUNS = [
+    (
+        [],
+        "created 3 partition(s): ingestion_post_p20300102_03, ingestion_post_p20300102_04,"
+        " ingestion_post_p20300102_05\n"
+        "dropped 2 partition(s): ingestion_post_p20300101_01, ingestion_post_p20300101_02\n",
+        True,
+    ),
+    (
+        ["--dry-run"],
+        "would create 3 partition(s): ingestion_post_p20300102_03, ingestion_post_p20300102_04,"
+        " ingestion_post_p20300102_05\n"
+        "would drop 2 partition(s): ingestion_post_p20300101_01, ingestion_post_p20300101_02\n",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "output", "changes"), COMMAND_RUNS)
+def test_the_command_says_what_it_created_and_dropped(
+    partitions_from_t_minus_26h, monkeypatch, args, output, changes
+):
+    monkeypatch.setattr(timezone, "now", lambda: T)
+    before = existing_partitions()
+    stdout = io.StringIO()
+    call_command("prune_posts", *args, stdout=stdout)
+    assert stdout.getvalue() == output
+    assert (existing_partitions() != before) is changes
+
+
+@pytest.mark.django_db
+def test_the_schedule_is_declared_once_however_often_migrate_runs():
+    call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)
+    schedule_prune_posts(Schedule)  # what migration 0003 does, as if applied again
+    schedule = Schedule.objects.get(name=PRUNE_SCHEDULE)  # get(): exactly one
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        TASK,
+        Schedule.MINUTES,
+        5,
+        -1,
+    )
+
+
+@pytest.mark.slow
+def test_the_scheduler_process_runs_the_maintenance_on_schedule(manage):
+    now = timezone.now()
+    expired = ensure_partitions(now=now - timedelta(hours=30), ahead=timedelta(0))
+    schedule_prune_posts(Schedule)  # a transactional test may have flushed the table
+    Schedule.objects.filter(name=PRUNE_SCHEDULE).update(next_run=now)
+
+    qcluster = manage("qcluster")
+    # The cluster looks at its schedules about 30 s after start, then every 30 s.
+    deadline = time.monotonic() + 60
+    while not Success.objects.filter(func=TASK).exists() and time.monotonic() < deadline:
+        assert not Failure.objects.filter(func=TASK).exists()
+        assert qcluster.poll() is None
+        time.sleep(0.5)
+    qcluster.send_signal(signal.SIGTERM)
+    output = qcluster.communicate(timeout=30)[0]
+
+    assert Success.objects.filter(func=TASK).count() == 1, output
+    assert expired[0] not in existing_partitions()
+    # The task ran 30 to 60 s after `now`: from its own clock, two hours ahead.
+    ahead = hours(now + timedelta(minutes=2), now + timedelta(hours=2))
+    assert set(ahead) <= set(existing_partitions())
+    assert expired[0] in Success.objects.get(func=TASK).result
+    assert qcluster.returncode == 0, output
