@@ -9,14 +9,15 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: run demo test lint format migrate stop bench clean
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 migrate: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 ## run: ingest the public stream (STREAM_URL) with every process of the project
 run: migrate
@@ -28,7 +29,7 @@ demo: migrate
 		$(BIN)/honcho start -f Procfile.demo
 
 ## test: lint, then the whole suite against a real PostgreSQL
-test: lint
+test: lint migrate
 	$(BIN)/pytest
 
 lint: $(BIN)/.installed

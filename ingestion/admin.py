@@ -31,8 +31,9 @@ class EstimatedCountPaginator(Paginator):
     """Count exactly up to EXACT_COUNT_LIMIT rows; beyond that, take PostgreSQL's estimate.
 
     An exact count(*) reads every matching row: seconds at 10 million. The capped count
-    reads at most EXACT_COUNT_LIMIT + 1 rows, and keeps small results exact, which matters:
-    the admin lists everything on one page when the count fits on one.
+    reads at most EXACT_COUNT_LIMIT + 1 rows and keeps small results exact, which matters:
+    when the count fits on one page the admin drops the LIMIT, so an estimate that came
+    out too low would fetch every matching row.
     """
 
     @cached_property

@@ -73,6 +73,7 @@ class StreamCollector:
         self.last_lag = 0.0
         self._reconnects_counted = 0
         self._last_flush = 0.0
+        self._accepting = True  # False between leading terms
         self._progress = (time.monotonic(), 0)
 
     # --- the loop ------------------------------------------------------------------
@@ -110,6 +111,7 @@ class StreamCollector:
         """Ingest until shutdown or until the lock is lost, then flush what is buffered."""
         self.leading = True
         metrics.LEADING.set(1)
+        self._accepting = True
         self.reader = self.new_reader()
         thread = threading.Thread(target=self.read_forever, args=(self.reader,), daemon=True)
         thread.start()
@@ -123,6 +125,9 @@ class StreamCollector:
                     break
                 self.beat()
         self.reader.stop()
+        with self._buffer_lock:
+            # The reader thread may still hand over an event it was reading: not buffered.
+            self._accepting = False
         self.flush_remaining()
         self.leading = False
         metrics.LEADING.set(0)
@@ -162,6 +167,8 @@ class StreamCollector:
             self._log_rejection(rejection, data)
             return False
         with self._buffer_lock:
+            if not self._accepting:
+                return False
             if len(self.buffer) >= self.buffer_limit:
                 self.dropped += 1
                 metrics.POSTS_DROPPED.inc()
@@ -221,10 +228,10 @@ class StreamCollector:
             return False
         return True
 
-    def log_progress(self, *, force: bool = False) -> None:
+    def log_progress(self) -> None:
         started, ingested_then = self._progress
         elapsed = time.monotonic() - started
-        if elapsed < self.progress_interval and not force:
+        if elapsed < self.progress_interval:
             return
         self._progress = (time.monotonic(), self.ingested)
         rejected = ", ".join(f"{reason}={n}" for reason, n in sorted(self.rejected.items()))

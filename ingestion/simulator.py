@@ -304,7 +304,8 @@ class StreamSimulator:
         self.bind()
         assert self._server is not None
         self._serving = True
-        logger.info("simulating the stream on %s", self.url)
+        pace = f"{self.rate:g} events/s" if self.rate > 0 else "full speed"
+        logger.info("simulating the stream on %s at %s per client", self.url, pace)
         last_time, last_count = time.monotonic(), 0
         try:
             while not self._stopping.is_set():

@@ -57,7 +57,6 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         logger.info("collecting %s", url)
         collector.run()
-        collector.log_progress(force=True)
         self.stdout.write(collector.summary())
         if collector.buffer:
             raise CommandError(f"{len(collector.buffer)} posts could not be written")

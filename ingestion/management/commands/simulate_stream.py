@@ -59,9 +59,6 @@ class Command(BaseCommand):
             simulator.stop()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-        pace = f"{options['rate']:g} events/s" if options["rate"] > 0 else "full speed"
-        self.stdout.write(f"simulating the stream on {simulator.url} at {pace} per client")
-        self.stdout.flush()
         try:
             simulator.serve_forever()
         finally:
