@@ -7,7 +7,7 @@ SIMULATOR_PORT ?= 9000
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run demo test lint format migrate stop bench clean
+.PHONY: run demo test lint format migrate stop bench drills
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,10 @@ format: $(BIN)/.installed
 stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m analyzer_project.embedded_db stop; fi
 
+## bench: ingestion throughput (figures in bench/RESULTS.md)
 bench: migrate
 	$(BIN)/python bench/ingest.py
+
+## drills: reliability drills against the real processes, one verdict line each (~20 min)
+drills: migrate
+	$(BIN)/python bench/drills.py

@@ -14,5 +14,8 @@ threads = int(os.environ.get("REALTIME_MAX_CONCURRENT", "32")) + 16
 # A realtime window lasts up to REALTIME_MAX_DURATION (60 s by default).
 timeout = 90
 graceful_timeout = 70
+# gunicorn's ceiling (default 4094): query strings up to 8 KB reach the API and get its JSON
+# answers; longer request lines get gunicorn's 414.
+limit_request_line = 8190
 accesslog = "-"
 proc_name = "stream-analyzer-web"

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingestion.models import CollectorHeartbeat
-from ingestion.partitions import existing_partitions, hour_floor, partition_name
+from ingestion.partitions import existing_partitions, partition_name, partition_start
 
 HEARTBEAT_MAX_AGE = timedelta(seconds=30)
 
@@ -25,7 +25,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready when the database answers, is migrated, is fed, and has this hour's partition."""
+    """Ready when the database answers, is migrated, is fed and has a partition for now."""
     try:
         checks = readiness_checks()
     except DatabaseError as error:
@@ -50,7 +50,7 @@ def readiness_checks() -> dict[str, str]:
         checks["collector"] = f"failed: last heartbeat {age} s ago ({newest.collector})"
     else:
         checks["collector"] = "ok"
-    current = partition_name(hour_floor(now))
+    current = partition_name(partition_start(now))
     checks["partition"] = "ok" if current in existing_partitions() else f"failed: no {current}"
     return checks
 

@@ -69,6 +69,7 @@ ALLOWED_HOSTS = env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],tests
 
 STREAM_URL = env_str("STREAM_URL", "https://stream.upfluence.co/stream")
 RETENTION = env_duration("RETENTION", "24h")
+PARTITION_INTERVAL = env_duration("PARTITION_INTERVAL", "1h")
 REALTIME_MAX_DURATION = env_duration("REALTIME_MAX_DURATION", "60s")
 REALTIME_MAX_CONCURRENT = env_int("REALTIME_MAX_CONCURRENT", 32, minimum=1)
 ANALYSIS_MIN_DURATION = env_duration("ANALYSIS_MIN_DURATION", "5s")

@@ -169,6 +169,7 @@ def main() -> None:
             "filtered by arrival (1 h)": "?arrived=1h",
             "type + arrival, page 50": "?type=twitch_stream&arrived=6h&p=50",
             "rare type (3 %), page 500": "?type=twitch_stream&p=500",
+            "a type with no posts": "?type=vine",
             "page 500": "?p=500",
             "search by post_id": f"?q={sample.post_id}",
         }

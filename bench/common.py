@@ -50,12 +50,14 @@ def bench_database(name: str = "stream_analyzer_bench") -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def manage(*args: str, database_url: str, wait: bool = True, **popen) -> subprocess.Popen:
+def manage(
+    *args: str, database_url: str, wait: bool = True, env: dict | None = None, **popen
+) -> subprocess.Popen:
     """Run (or start, with wait=False) `manage.py args` against database_url."""
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), *args],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", **(env or {})},
         **popen,
     )
     if wait:

@@ -22,7 +22,7 @@ from django.db import DatabaseError, InterfaceError, close_old_connections, conn
 from ingestion import metrics
 from ingestion.leader import LeaderLock
 from ingestion.parser import Post, RejectedEvent, parse_event
-from ingestion.partitions import ensure_partitions, hour_floor
+from ingestion.partitions import ensure_partitions, partition_start
 from ingestion.services import collector_heartbeat, posts_ingest
 from ingestion.stream import StreamReader
 
@@ -63,7 +63,7 @@ class StreamCollector:
         self.buffer: list[tuple[datetime, Post]] = []
         self._buffer_lock = threading.Lock()
         self._batch_ready = threading.Event()
-        self._partitions_hour: datetime | None = None
+        self._partitions_current: datetime | None = None
         self._flush_failures = 0
         self._retry_at = 0.0
         self._last_rejection_log = 0.0
@@ -257,17 +257,17 @@ class StreamCollector:
     # --- helpers -------------------------------------------------------------------
 
     def _ensure_partitions(self, first: datetime, last: datetime) -> None:
-        """Create partitions for the batch's hours and two ahead, once per hour change."""
-        hour = hour_floor(last)
-        if hour != self._partitions_hour:
+        """Create partitions for the batch's arrivals and two hours ahead, once per partition."""
+        current = partition_start(last)
+        if current != self._partitions_current:
             created = ensure_partitions(now=first, ahead=last - first + timedelta(hours=2))
             if created:
                 logger.info("created partitions %s", ", ".join(created))
-            self._partitions_hour = hour
+            self._partitions_current = current
 
     def _flush_failed(self, error: Exception) -> None:
         self._flush_failures += 1
-        self._partitions_hour = None
+        self._partitions_current = None
         delay = min(10.0, 0.5 * 2 ** min(self._flush_failures - 1, 5))
         self._retry_at = time.monotonic() + delay
         logger.warning(

@@ -1,12 +1,18 @@
-"""Hourly partitions of ingestion_post: create ahead of time, drop whole ones past retention."""
+"""Partitions of ingestion_post by arrival time: created ahead, dropped whole past retention.
+
+One partition per PARTITION_INTERVAL (an hour unless configured otherwise; shorter ones
+serve tests and soak drills with a retention of minutes).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 
 TABLE = "ingestion_post"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
@@ -14,8 +20,19 @@ def hour_floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def interval() -> timedelta:
+    return settings.PARTITION_INTERVAL
+
+
+def partition_start(moment: datetime) -> datetime:
+    """Return the start of the partition that holds `moment`."""
+    return EPOCH + (moment - EPOCH) // interval() * interval()
+
+
 def partition_name(start: datetime) -> str:
-    return f"{TABLE}_p{start:%Y%m%d_%H}"
+    if interval() % timedelta(hours=1):
+        return f"{TABLE}_p{start.astimezone(UTC):%Y%m%d_%H%M}"
+    return f"{TABLE}_p{start.astimezone(UTC):%Y%m%d_%H}"
 
 
 def existing_partitions() -> dict[str, tuple[datetime, datetime]]:
@@ -42,16 +59,16 @@ def _bounds(expression: str) -> tuple[datetime, datetime]:
 
 
 def ensure_partitions(*, now: datetime, ahead: timedelta = timedelta(hours=2)) -> list[str]:
-    """Create the partitions for the hours from now's to now + ahead; return those created."""
+    """Create the partitions from now's to now + ahead's; return the names of those created."""
     existing = existing_partitions()
     created = []
-    start = hour_floor(now)
+    start = partition_start(now)
     while start <= now + ahead:
         name = partition_name(start)
         if name not in existing:
-            _create(name, start, start + HOUR)
+            _create(name, start, start + interval())
             created.append(name)
-        start += HOUR
+        start += interval()
     return created
 
 

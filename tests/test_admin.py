@@ -68,7 +68,7 @@ def test_the_list_filters_and_searches(admin_client, posts, query, post_ids):
 
 def test_the_list_shows_the_columns_of_a_post(admin_client, posts):
     page = admin_client.get(LIST + "?type=tweet").content.decode()
-    for text in ("tweet", "Nov. 14, 2023, 10:13 p.m.", "643", "19", "24", "Wishing for summer"):
+    for text in ("tweet", "2023-11-14 22:13:20", "643", "19", "24", "Wishing for summer"):
         assert f">{text}<" in page
 
 
@@ -77,7 +77,7 @@ def test_the_detail_shows_every_field_and_a_clickable_link(admin_client, posts):
     response = admin_client.get(f"{LIST}{post.pk}/change/")
     assert response.status_code == 200
     page = response.content.decode()
-    for text in ("101", "1700000000", "Nov. 14, 2023, 10:13 p.m.", "643", "{&quot;views&quot;: 5}"):
+    for text in ("101", "1700000000", "2023-11-14 22:13:20", "643", "{&quot;views&quot;: 5}"):
         assert text in page
     assert '<a href="https://example.com/p/101"' in page
     assert 'name="_save"' not in page  # read-only: no form to submit

@@ -1,46 +1,54 @@
 from __future__ import annotations
 
+import importlib
 import io
 import signal
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Failure, Schedule, Success
 
 from ingestion.models import Post
 from ingestion.partitions import (
-    HOUR,
     drop_partitions_before,
     ensure_partitions,
     existing_partitions,
-    hour_floor,
     partition_name,
+    partition_start,
 )
 from ingestion.services import PruneResult, posts_prune
-from ingestion.tasks import PRUNE_SCHEDULE, schedule_prune_posts
 from tests.conftest import make_post, store
 
 T = datetime(2030, 1, 2, 3, 40, tzinfo=UTC)
 TASK = "ingestion.tasks.prune_posts_task"
+SCHEDULE_MIGRATION = importlib.import_module("ingestion.migrations.0003_prune_schedule")
+
+
+def declare_schedule() -> Schedule:
+    """Do what migration 0003 does; return the schedule (get(): there must be one)."""
+    SCHEDULE_MIGRATION.create_schedule(apps, None)
+    return Schedule.objects.get(name=SCHEDULE_MIGRATION.NAME)
 
 
 @pytest.fixture
 def partitions_from_t_minus_26h(db, settings) -> None:
     """Leave only the partitions of the hours from T - 26 h to T - 1 h."""
     settings.RETENTION = timedelta(hours=24)
+    settings.PARTITION_INTERVAL = timedelta(hours=1)
     drop_partitions_before(T)  # those the migration made for the real clock
     ensure_partitions(now=T - timedelta(hours=26), ahead=timedelta(hours=25))
 
 
 def hours(start: datetime, end: datetime) -> list[str]:
     """Return the names of the partitions for every hour from start's to end's."""
-    names, hour = [], hour_floor(start)
+    names, hour = [], partition_start(start)
     while hour <= end:
         names.append(partition_name(hour))
-        hour += HOUR
+        hour += timedelta(hours=1)
     return names
 
 
@@ -108,8 +116,7 @@ def test_the_command_says_what_it_created_and_dropped(
 def test_the_schedule_is_declared_once_however_often_migrate_runs():
     call_command("migrate", verbosity=0)
     call_command("migrate", verbosity=0)
-    schedule_prune_posts(Schedule)  # what migration 0003 does, as if applied again
-    schedule = Schedule.objects.get(name=PRUNE_SCHEDULE)  # get(): exactly one
+    schedule = declare_schedule()  # as if migration 0003 were applied again
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
         TASK,
         Schedule.MINUTES,
@@ -122,8 +129,8 @@ def test_the_schedule_is_declared_once_however_often_migrate_runs():
 def test_the_scheduler_process_runs_the_maintenance_on_schedule(manage):
     now = timezone.now()
     expired = ensure_partitions(now=now - timedelta(hours=30), ahead=timedelta(0))
-    schedule_prune_posts(Schedule)  # a transactional test may have flushed the table
-    Schedule.objects.filter(name=PRUNE_SCHEDULE).update(next_run=now)
+    schedule = declare_schedule()  # a transactional test may have flushed the table
+    Schedule.objects.filter(pk=schedule.pk).update(next_run=now)
 
     qcluster = manage("qcluster")
     # The cluster looks at its schedules about 30 s after start, then every 30 s.

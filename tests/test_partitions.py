@@ -36,3 +36,17 @@ def test_it_drops_only_partitions_lying_entirely_before_the_cutoff():
     assert drop_partitions_before(cutoff) == expected
     assert "ingestion_post_p20300102_00" not in existing_partitions()
     assert "ingestion_post_p20300102_01" in existing_partitions()
+
+
+def test_shorter_partition_intervals_are_named_to_the_minute(settings):
+    settings.PARTITION_INTERVAL = timedelta(minutes=15)
+    created = ensure_partitions(now=T, ahead=timedelta(minutes=20))
+    assert created == [
+        "ingestion_post_p20300102_0330",
+        "ingestion_post_p20300102_0345",
+        "ingestion_post_p20300102_0400",
+    ]
+    assert existing_partitions()["ingestion_post_p20300102_0345"] == (
+        datetime(2030, 1, 2, 3, 45, tzinfo=UTC),
+        datetime(2030, 1, 2, 4, 0, tzinfo=UTC),
+    )

@@ -1,21 +1,30 @@
 from django.db import migrations
 
-# A data migration rather than a post_migrate handler: the schedule is declared once per
-# database, at a known point of its history, and `migrate` run again does nothing.
-# schedule_prune_posts() uses update_or_create by name, so even re-applying this
-# migration (after a rollback, or with --fake) never makes a second schedule.
+# The scheduler's one schedule: partition maintenance (ingestion.tasks.prune_posts_task).
+# Every 5 minutes keeps the two-hour lead of partitions with a wide margin even after
+# missed runs, and drops an expired partition at most 5 minutes after it passes RETENTION.
+#
+# A data migration rather than a post_migrate handler: declared once per database, at a
+# known point of its history, and `migrate` run again does nothing. update_or_create by
+# name means even re-applying it (after a rollback, or --fake) never makes a second one.
+# Self-contained on purpose: a migration importing the service layer breaks when it changes.
+NAME = "posts_prune"
 
 
 def create_schedule(apps, schema_editor):
-    from ingestion.tasks import schedule_prune_posts
-
-    schedule_prune_posts(apps.get_model("django_q", "Schedule"))
+    apps.get_model("django_q", "Schedule").objects.update_or_create(
+        name=NAME,
+        defaults={
+            "func": "ingestion.tasks.prune_posts_task",
+            "schedule_type": "I",  # Schedule.MINUTES: historical models lack the constants
+            "minutes": 5,
+            "repeats": -1,  # forever
+        },
+    )
 
 
 def delete_schedule(apps, schema_editor):
-    from ingestion.tasks import PRUNE_SCHEDULE
-
-    apps.get_model("django_q", "Schedule").objects.filter(name=PRUNE_SCHEDULE).delete()
+    apps.get_model("django_q", "Schedule").objects.filter(name=NAME).delete()
 
 
 class Migration(migrations.Migration):
