@@ -327,8 +327,9 @@ def load(url: str, posts: int = 1_000_000, clients: int = 200) -> None:
             "4 load",
             not errors and realtime == Counter({200: 32, 503: 1}),
             f"{posts:,} posts loaded in {loaded:.0f} s; {len(results)} historical requests from"
-            f" {clients} concurrent clients: errors {dict(errors) or 'none'}, latency p50 {p50 * 1000:.0f} ms,"
-            f" p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; 33 concurrent"
+            f" {clients} concurrent clients: errors {dict(errors) or 'none'},"
+            f" latency p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms,"
+            f" max {latencies[-1] * 1000:.0f} ms; 33 concurrent"
             f" realtime: {dict(realtime)}",
         )
     finally:
