@@ -42,6 +42,7 @@ def stop(data_dir: Path = DATA_DIR) -> str:
     """Stop the embedded server if it runs; return what happened."""
     if not (data_dir / "postmaster.pid").exists():
         return "embedded PostgreSQL is not running"
+    _pgserver()  # imported quietly first
     from pgserver._commands import pg_ctl
 
     user = "pgserver" if _is_root() else None

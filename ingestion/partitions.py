@@ -59,16 +59,20 @@ def _bounds(expression: str) -> tuple[datetime, datetime]:
 
 
 def ensure_partitions(*, now: datetime, ahead: timedelta = timedelta(hours=2)) -> list[str]:
-    """Create the partitions from now's to now + ahead's; return the names of those created."""
-    existing = existing_partitions()
+    """Create the partitions from now's to now + ahead's; return the names of those created.
+
+    A range already covered by a partition of another size (PARTITION_INTERVAL changed)
+    is left to it: the new size starts where the old partitions end.
+    """
+    covered = list(existing_partitions().values())
     created = []
     start = partition_start(now)
     while start <= now + ahead:
-        name = partition_name(start)
-        if name not in existing:
-            _create(name, start, start + interval())
-            created.append(name)
-        start += interval()
+        end = start + interval()
+        if not any(low < end and start < high for low, high in covered):
+            _create(partition_name(start), start, end)
+            created.append(partition_name(start))
+        start = end
     return created
 
 

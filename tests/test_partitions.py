@@ -50,3 +50,10 @@ def test_shorter_partition_intervals_are_named_to_the_minute(settings):
         datetime(2030, 1, 2, 3, 45, tzinfo=UTC),
         datetime(2030, 1, 2, 4, 0, tzinfo=UTC),
     )
+
+
+def test_a_changed_interval_starts_where_the_old_partitions_end(settings):
+    ensure_partitions(now=T, ahead=timedelta(0))  # 03:00-04:00, hourly
+    settings.PARTITION_INTERVAL = timedelta(minutes=30)
+    created = ensure_partitions(now=T, ahead=timedelta(hours=1))
+    assert created == ["ingestion_post_p20300102_0400", "ingestion_post_p20300102_0430"]
