@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,12 @@ def server_url() -> str:
 
     params = embedded_database()
     return f"postgresql://{params['USER']}@{quote(params['HOST'], safe='')}/{params['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def with_database(url: str, name: str) -> str:

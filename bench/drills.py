@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 import requests
-from common import ROOT, bench_database, machine, manage
+from common import ROOT, bench_database, free_port, machine, manage
 
 from ingestion.parser import parse_event
 from ingestion.simulator import EventGenerator, StreamSimulator
@@ -35,12 +35,6 @@ VERDICTS: list[str] = []
 
 
 # --- harness ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Stack:

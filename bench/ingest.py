@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import subprocess
 import time
 
 import psycopg
-from common import bench_database, machine, manage, median, rss_mb
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from common import bench_database, free_port, machine, manage, median, rss_mb
 
 
 def count_rows(url: str) -> int:

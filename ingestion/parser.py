@@ -12,6 +12,16 @@ TEXT_LIMIT = 200
 LINK_LIMIT = 500
 TYPE_LIMIT = 64
 INT64_MAX = 2**63 - 1
+# Every RejectedEvent.reason, in the order the checks run.
+REJECTION_REASONS = (
+    "invalid_json",
+    "not_an_object",
+    "no_root_key",
+    "several_root_keys",
+    "value_not_an_object",
+    "missing_timestamp",
+    "invalid_timestamp",
+)
 
 
 class RejectedEvent(Exception):  # noqa: N818 - it is an outcome, not a failure of the code

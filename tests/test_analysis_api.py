@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from datetime import timedelta
@@ -15,7 +14,7 @@ from analysis.realtime import RealtimeWindow
 from analysis.results import NoDataError
 from analysis.selectors import post_percentiles
 from ingestion.parser import parse_event
-from tests.conftest import make_post, store
+from tests.conftest import free_port, make_post, store
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +35,6 @@ def realtime(settings, simulator):
         return sim
 
     return configure
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 LONG = "9" * 5000

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import time
 from datetime import timedelta
 
@@ -14,14 +13,9 @@ from prometheus_client import REGISTRY
 
 from ingestion.collector import StreamCollector
 from ingestion.models import CollectorHeartbeat
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def sample(name: str, **labels: str) -> float:

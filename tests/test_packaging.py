@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import yaml
 from django.core.management import get_commands
 from django.utils import timezone
 
-from tests.conftest import ROOT, make_post, store
+from tests.conftest import ROOT, free_port, make_post, store
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCUMENTED = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
@@ -66,12 +65,6 @@ def test_the_image_runs_as_a_non_root_user_and_installs_pinned_requirements():
         if line.split("#")[0].strip()
     ]
     assert all("==" in line for line in lines)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,39 +5,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
 import sseclient
 
-from ingestion.parser import RejectedEvent, parse_event
+from ingestion.parser import REJECTION_REASONS, RejectedEvent, parse_event
 from ingestion.simulator import POST_TYPES, EventGenerator, StreamSimulator
-
-PARSER_REASONS = {
-    "invalid_json",
-    "not_an_object",
-    "no_root_key",
-    "several_root_keys",
-    "value_not_an_object",
-    "missing_timestamp",
-    "invalid_timestamp",
-}
-
-
-@pytest.fixture
-def simulate() -> Iterator[Callable[..., StreamSimulator]]:
-    started: list[StreamSimulator] = []
-
-    def start(**options: object) -> StreamSimulator:
-        simulator = StreamSimulator(**options)
-        simulator.start()
-        started.append(simulator)
-        return simulator
-
-    yield start
-    for simulator in started:
-        simulator.stop()
 
 
 def read_events(response: requests.Response, count: int) -> list[sseclient.Event]:
@@ -62,9 +37,9 @@ def verdict(data: str) -> str | None:
     return None
 
 
-def test_stream_is_a_chunked_event_stream(simulate):
-    simulator = simulate(rate=0)
-    with requests.get(simulator.url, stream=True, timeout=5) as response:
+def test_stream_is_a_chunked_event_stream(simulator):
+    sim = simulator(rate=0)
+    with requests.get(sim.url, stream=True, timeout=5) as response:
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
         assert response.headers["Cache-Control"] == "no-cache"
@@ -72,15 +47,15 @@ def test_stream_is_a_chunked_event_stream(simulate):
         assert all(verdict(event.data) is None for event in read_events(response, 50))
 
 
-def test_unknown_path_is_404(simulate):
-    simulator = simulate()
-    response = requests.get(simulator.url.replace("/stream", "/nope"), timeout=5)
+def test_unknown_path_is_404(simulator):
+    sim = simulator()
+    response = requests.get(sim.url.replace("/stream", "/nope"), timeout=5)
     assert response.status_code == 404
 
 
-def test_it_sends_every_post_type(simulate):
-    simulator = simulate(rate=0, seed=7)
-    with requests.get(simulator.url, stream=True, timeout=5) as response:
+def test_it_sends_every_post_type(simulator):
+    sim = simulator(rate=0, seed=7)
+    with requests.get(sim.url, stream=True, timeout=5) as response:
         events = read_events(response, 600)
     types = {next(iter(json.loads(event.data))) for event in events}
     assert types == set(POST_TYPES)
@@ -118,53 +93,53 @@ def test_generator_is_deterministic_for_a_seed():
     assert payloads(11) != payloads(12)
 
 
-def test_malformed_events_match_parser_verdict(simulate):
-    simulator = simulate(rate=0, seed=5, malformed_every=3, record=True)
-    with requests.get(simulator.url, stream=True, timeout=5) as response:
+def test_malformed_events_match_parser_verdict(simulator):
+    sim = simulator(rate=0, seed=5, malformed_every=3, record=True)
+    with requests.get(sim.url, stream=True, timeout=5) as response:
         received = [event.data for event in read_events(response, 90)]
-    sent = simulator.sent[:90]
+    sent = sim.sent[:90]
     assert received == [event.data for event in sent]
     verdicts = [verdict(event.data) for event in sent]
     assert [event.valid for event in sent] == [reason is None for reason in verdicts]
-    assert {reason for reason in verdicts if reason} == PARSER_REASONS
+    assert {reason for reason in verdicts if reason} == set(REJECTION_REASONS)
     assert sum(not event.valid for event in sent) == 30
 
 
-def test_multiline_events_join_to_the_recorded_data(simulate):
-    simulator = simulate(rate=0, malformed_every=5, multiline_every=2, record=True)
-    with requests.get(simulator.url, stream=True, timeout=5) as response:
+def test_multiline_events_join_to_the_recorded_data(simulator):
+    sim = simulator(rate=0, malformed_every=5, multiline_every=2, record=True)
+    with requests.get(sim.url, stream=True, timeout=5) as response:
         received = [event.data for event in read_events(response, 40)]
-    sent = simulator.sent[:40]
+    sent = sim.sent[:40]
     assert received == [event.data for event in sent]
     assert all("\n" in event.data for event in sent[1::2] if event.valid)
     assert all("\n" not in event.data for event in sent[::2])
     assert all(verdict(event.data) is None for event in sent if event.valid)
 
 
-def test_it_sends_keepalive_comments(simulate):
-    simulator = simulate(rate=0.5, keepalive_interval=0.05)
-    with requests.get(simulator.url, stream=True, timeout=5) as response:
+def test_it_sends_keepalive_comments(simulator):
+    sim = simulator(rate=0.5, keepalive_interval=0.05)
+    with requests.get(sim.url, stream=True, timeout=5) as response:
         raw = read_raw_until(response, lambda raw: raw.count(b": keepalive\n\n") >= 3)
     assert raw.count(b"data: ") == 1  # the first event; keepalives fill the silence after it
 
 
-def test_it_sends_retry_with_the_first_event_of_each_connection(simulate):
-    simulator = simulate(rate=100, retry_ms=1500)
+def test_it_sends_retry_with_the_first_event_of_each_connection(simulator):
+    sim = simulator(rate=100, retry_ms=1500)
     for _ in range(2):
-        with requests.get(simulator.url, stream=True, timeout=5) as response:
+        with requests.get(sim.url, stream=True, timeout=5) as response:
             events = read_events(response, 3)
         assert [event.retry for event in events] == ["1500", None, None]
 
 
-def test_it_cuts_mid_event_after_drop_after(simulate):
-    simulator = simulate(rate=100, drop_after=0.2, record=True)
+def test_it_cuts_mid_event_after_drop_after(simulator):
+    sim = simulator(rate=100, drop_after=0.2, record=True)
     for connection in (1, 2):  # the reconnected client is cut again
         raw = b""
-        response = requests.get(simulator.url, stream=True, timeout=5)
+        response = requests.get(sim.url, stream=True, timeout=5)
         with response, pytest.raises(requests.exceptions.ChunkedEncodingError):
             for chunk in response.iter_content(chunk_size=None):
                 raw += chunk
-        sent = [event for event in simulator.sent if event.connection == connection]
+        sent = [event for event in sim.sent if event.connection == connection]
         *whole, last = sent
         assert len(whole) >= 10 and all(event.complete for event in whole)
         assert last.complete is False
@@ -173,44 +148,44 @@ def test_it_cuts_mid_event_after_drop_after(simulate):
         assert not raw.endswith(b"\n\n")
 
 
-def test_it_serves_several_clients_at_once(simulate):
-    simulator = simulate(rate=200, seed=1, record=True)
-    responses = [requests.get(simulator.url, stream=True, timeout=5) for _ in range(3)]
+def test_it_serves_several_clients_at_once(simulator):
+    sim = simulator(rate=200, seed=1, record=True)
+    responses = [requests.get(sim.url, stream=True, timeout=5) for _ in range(3)]
     try:
         streams = [[event.data for event in read_events(r, 5)] for r in responses]
     finally:
         for response in responses:
             response.close()
-    assert simulator.connections == 3
-    assert {event.connection for event in simulator.sent} == {1, 2, 3}
+    assert sim.connections == 3
+    assert {event.connection for event in sim.sent} == {1, 2, 3}
     assert len({stream[0] for stream in streams}) == 3  # each connection has its own posts
 
 
-def test_ids_are_unique_across_connections(simulate):
-    simulator = simulate(rate=500, ids=True)
-    first = requests.get(simulator.url, stream=True, timeout=5)
-    second = requests.get(simulator.url, stream=True, timeout=5, headers={"Last-Event-ID": "7"})
+def test_ids_are_unique_across_connections(simulator):
+    sim = simulator(rate=500, ids=True)
+    first = requests.get(sim.url, stream=True, timeout=5)
+    second = requests.get(sim.url, stream=True, timeout=5, headers={"Last-Event-ID": "7"})
     with first, second:
         ids = [event.id for response in (first, second) for event in read_events(response, 20)]
     assert all(event_id.isdigit() for event_id in ids)
     assert len(set(ids)) == 40
 
 
-def test_it_paces_events_at_the_rate(simulate):
-    simulator = simulate(rate=40, record=True)
-    with requests.get(simulator.url, stream=True, timeout=5) as response:
+def test_it_paces_events_at_the_rate(simulator):
+    sim = simulator(rate=40, record=True)
+    with requests.get(sim.url, stream=True, timeout=5) as response:
         read_events(response, 11)
-    first, tenth = simulator.sent[0], simulator.sent[10]
+    first, tenth = sim.sent[0], sim.sent[10]
     assert 0.2 <= tenth.sent_at - first.sent_at <= 0.4  # 10 intervals of 25 ms
 
 
 def test_stop_is_prompt_with_clients_connected():
-    simulator = StreamSimulator(rate=0)
-    simulator.start()
-    reading = requests.get(simulator.url, stream=True, timeout=5)
-    idle = requests.get(simulator.url, stream=True, timeout=5)  # never read: the server blocks
+    sim = StreamSimulator(rate=0)
+    sim.start()
+    reading = requests.get(sim.url, stream=True, timeout=5)
+    idle = requests.get(sim.url, stream=True, timeout=5)  # never read: the server blocks
     with reading, idle:
         read_events(reading, 10)
         started = time.monotonic()
-        simulator.stop()
+        sim.stop()
         assert time.monotonic() - started < 1

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import random
-import socket
 import time
 
 import pytest
 
 from ingestion.stream import Backoff, StreamReader
+from tests.conftest import free_port
 
 
 class FakeTime:
@@ -22,12 +22,6 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_it_reconnects_after_a_cut_mid_event_with_growing_jittered_delays(simulator):
