@@ -56,6 +56,8 @@ LISTS = [
     ("?q=102", ["102"]),
     ("?q=10", []),  # exact post_id, not "contains"
     ("?o=0", ["104", "103", "102", "101"]),  # arrival, oldest first
+    ("?o=3", ["101", "102", "103", "104"]),  # a crafted sort by likes is ignored
+    ("?o=-3.2", ["101", "102", "103", "104"]),
 ]
 
 
