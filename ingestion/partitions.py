@@ -14,6 +14,7 @@ from django.db import connection, transaction
 TABLE = "ingestion_post"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+PARTITIONS_LOCK = 0x5354_5245_414D_5054  # "stream-analyzer partitions", any constant
 
 
 def hour_floor(moment: datetime) -> datetime:
@@ -77,8 +78,11 @@ def ensure_partitions(*, now: datetime, ahead: timedelta = timedelta(hours=2)) -
 
 
 def _create(name: str, start: datetime, end: datetime) -> None:
-    # Names come from partition_name() only; bounds are bound parameters.
+    # Names come from partition_name() only; bounds are bound parameters. The collector and
+    # the scheduler may create the same partition at once: the transaction-scoped lock
+    # makes the second wait, then find it (IF NOT EXISTS) instead of failing.
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITIONS_LOCK])
         cursor.execute(
             f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF {TABLE} '
             "FOR VALUES FROM (%s) TO (%s)",

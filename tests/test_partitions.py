@@ -57,3 +57,28 @@ def test_a_changed_interval_starts_where_the_old_partitions_end(settings):
     settings.PARTITION_INTERVAL = timedelta(minutes=30)
     created = ensure_partitions(now=T, ahead=timedelta(hours=1))
     assert created == ["ingestion_post_p20300102_0400", "ingestion_post_p20300102_0430"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_creating_the_same_partition_both_succeed():
+    import threading
+
+    from django.db import connection
+
+    errors = []
+
+    def create():
+        try:
+            ensure_partitions(now=T + timedelta(days=400), ahead=timedelta(0))
+        except Exception as error:  # noqa: BLE001 - the failure is what is tested
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert "ingestion_post_p20310206_03" in existing_partitions()
