@@ -42,3 +42,41 @@ class CollectorHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.collector} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class BucketCount(models.Model):
+    """How many posts of one minute (span 60) or hour (span 3600) carry a value of a bucket.
+
+    Written with the posts by posts_ingest (ingestion/aggregates.py defines the buckets);
+    read by the historical selector, which sums them instead of sorting the window's rows.
+    """
+
+    pk = models.CompositePrimaryKey("span", "dimension", "start", "bucket")
+    span = models.SmallIntegerField(help_text="Seconds covered: 60 or 3600.")
+    dimension = models.CharField(max_length=16)
+    start = models.DateTimeField()
+    bucket = models.SmallIntegerField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        db_table = "ingestion_bucketcount"
+
+    def __str__(self) -> str:
+        return f"{self.dimension} bucket {self.bucket} of {self.span} s at {self.start}: {self.n}"
+
+
+class PeriodSummary(models.Model):
+    """Posts of one minute (span 60) or hour (span 3600), and their creation-time range."""
+
+    pk = models.CompositePrimaryKey("span", "start")
+    span = models.SmallIntegerField(help_text="Seconds covered: 60 or 3600.")
+    start = models.DateTimeField()
+    posts = models.BigIntegerField()
+    min_created_ts = models.BigIntegerField()
+    max_created_ts = models.BigIntegerField()
+
+    class Meta:
+        db_table = "ingestion_periodsummary"
+
+    def __str__(self) -> str:
+        return f"{self.posts} posts in {self.span} s at {self.start}"

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
+from ingestion.aggregates import aggregates_add, aggregates_delete_before
 from ingestion.models import CollectorHeartbeat
 from ingestion.parser import Post
-from ingestion.partitions import drop_partitions_before, ensure_partitions
+from ingestion.partitions import drop_partitions_before, ensure_partitions, existing_partitions
 
 COLUMNS = (
     "arrived_at, post_type, upstream_id, post_id, created_ts,"
@@ -21,9 +22,17 @@ COLUMNS = (
 
 
 def posts_ingest(*, posts: Sequence[tuple[datetime, Post]]) -> int:
-    """Store (arrival time, post) pairs in one COPY; return how many were written."""
+    """Store (arrival time, post) pairs in one COPY, with their aggregates; return how many."""
     copy_sql = f"COPY ingestion_post ({COLUMNS}) FROM STDIN"
-    with transaction.atomic(), connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+    with transaction.atomic():
+        _copy(copy_sql, posts)
+        # Same transaction: a reader's snapshot sees the rows and their counts, or neither.
+        aggregates_add(posts=posts)
+    return len(posts)
+
+
+def _copy(copy_sql: str, posts: Sequence[tuple[datetime, Post]]) -> None:
+    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for arrived_at, post in posts:
             copy.write_row(
                 (
@@ -41,13 +50,16 @@ def posts_ingest(*, posts: Sequence[tuple[datetime, Post]]) -> int:
                     post.link,
                 )
             )
-    return len(posts)
 
 
 @dataclass(frozen=True, slots=True)
 class PruneResult:
     created: list[str]
     dropped: list[str]
+
+    def __str__(self) -> str:
+        created, dropped = ", ".join(self.created), ", ".join(self.dropped)
+        return f"created {created or 'none'}; dropped {dropped or 'none'}"
 
 
 def posts_prune(*, now: datetime, dry_run: bool = False) -> PruneResult:
@@ -57,6 +69,9 @@ def posts_prune(*, now: datetime, dry_run: bool = False) -> PruneResult:
         # Whole partitions only: a DROP TABLE costs the same for 1 or 1 million rows and
         # leaves no dead tuples behind, unlike a row-by-row DELETE.
         dropped = drop_partitions_before(now - settings.RETENTION, dry_run=dry_run)
+        # Aggregates go with the rows they count: those before the oldest partition left.
+        starts = [start for start, _ in existing_partitions().values()]
+        aggregates_delete_before(start=min(starts, default=now))
         # A dry run creates inside a transaction it then rolls back, so it reports exactly
         # what the real run would create, from the same code.
         transaction.set_rollback(dry_run)

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis.results import NoDataError
+from analysis.selectors import post_percentiles, post_percentiles_reference
+from ingestion.aggregates import BOUNDS, bucket_of, bucket_range, window_cover
+from ingestion.parser import DIMENSIONS
+from ingestion.partitions import drop_partitions_before
+from ingestion.services import posts_prune
+from tests.conftest import make_post, store
+
+pytestmark = pytest.mark.django_db
+
+T = datetime(2030, 1, 2, 3, 0, tzinfo=UTC)  # posts arrive from T to T + 3 h
+SPAN_US = 3 * 3600 * 10**6
+MICRO = timedelta(microseconds=1)
+
+# Offsets from T in microseconds: anywhere, or exactly on a minute or an hour, or next to one.
+OFFSETS = st.one_of(
+    st.integers(0, SPAN_US),
+    st.integers(0, 180).map(lambda m: m * 60 * 10**6),
+    st.integers(0, 3).map(lambda h: h * 3600 * 10**6),
+    st.tuples(st.integers(1, 180), st.sampled_from([-1, 1])).map(
+        lambda t: t[0] * 60 * 10**6 + t[1]
+    ),
+)
+VALUES = st.one_of(
+    st.none(),
+    st.integers(0, 70),  # single-value buckets
+    st.integers(60, 300),  # buckets of 4 to 16 values: the exact lookup
+    st.sampled_from([1000, 1001, 1003, 2**62, 2**63 - 1]),  # duplicates, the last bucket
+    st.integers(0, 2**63 - 1),
+)
+POSTS = st.lists(
+    st.tuples(OFFSETS, st.integers(0, 2**40), VALUES, VALUES, VALUES, VALUES),
+    min_size=1,
+    max_size=250,
+)
+
+
+def stored(rows: list[tuple]) -> list[datetime]:
+    """Store the generated posts through posts_ingest, in a few batches; return arrivals."""
+    posts = [
+        (
+            T + offset * MICRO,
+            make_post(created_ts=created, **dict(zip(DIMENSIONS, values, strict=True))),
+        )
+        for offset, created, *values in rows
+    ]
+    for start in range(0, len(posts), 100):
+        store(*posts[start : start + 100])
+    return [arrived_at for arrived_at, _ in posts]
+
+
+def fast_or_none(**window) -> tuple | None:
+    try:
+        analysis, _ = post_percentiles(**window)
+    except NoDataError:
+        return None
+    return (
+        analysis.total_posts,
+        analysis.minimum_timestamp,
+        analysis.maximum_timestamp,
+        [analysis.p50, analysis.p90, analysis.p99],
+    )
+
+
+def reference_or_none(**window) -> tuple | None:
+    total, minimum, maximum, carried, values = post_percentiles_reference(**window)
+    return (total, minimum, maximum, values) if carried else None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    rows=POSTS,
+    windows=st.lists(
+        st.tuples(OFFSETS, OFFSETS, st.sampled_from(DIMENSIONS), st.booleans()),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_it_equals_percentile_disc_on_any_window(rows, windows):
+    with transaction.atomic():  # a savepoint per example: the test's transaction stays clean
+        arrivals = stored(rows)
+        for end, length, dimension, on_a_post in windows:
+            now = arrivals[end % len(arrivals)] if on_a_post else T + end * MICRO
+            window = {"dimension": dimension, "duration": length * MICRO + MICRO, "now": now}
+            assert fast_or_none(**window) == reference_or_none(**window), window
+        transaction.set_rollback(True)
+
+
+BUCKETS = [
+    (0, 1, (0, 0)),
+    (63, 64, (63, 63)),
+    (64, 65, (64, 67)),
+    (67, 65, (64, 67)),
+    (2**63 - 1, len(BOUNDS), (2**62 + 15 * 2**58, 2**63 - 1)),
+]
+
+
+@pytest.mark.parametrize(("value", "bucket", "values"), BUCKETS)
+def test_buckets_in_python_are_the_buckets_of_sql_width_bucket(value, bucket, values):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT width_bucket(%s::bigint, %s::bigint[])", [value, list(BOUNDS)])
+        assert cursor.fetchone()[0] == bucket_of(value) == bucket
+    assert bucket_range(bucket) == values
+
+
+COVERS = [
+    # since, now → minutes_from, minutes_to, hours_from, hours_to (offsets from T in s)
+    ((-3600, 3600), (-3540, 3600, 0, 3600)),
+    ((-3599.5, 7200.25), (-3540, 7200, 0, 7200)),
+    ((10, 100), (100, 100, 100, 100)),  # no whole minute either: 60 s to 120 s is not in
+    ((10, 50), (50, 50, 50, 50)),  # no whole minute: all raw
+    ((0, 300), (60, 300, 300, 300)),  # no whole hour
+]
+
+
+@pytest.mark.parametrize(("window", "expected"), COVERS)
+def test_a_window_splits_into_raw_edges_whole_minutes_and_whole_hours(window, expected):
+    since, now = (T + timedelta(seconds=s) for s in window)
+    cover = window_cover(since=since, now=now)
+    got = (cover.minutes_from, cover.minutes_to, cover.hours_from, cover.hours_to)
+    assert got == tuple(T + timedelta(seconds=s) for s in expected)
+
+
+def aggregate_starts() -> list[datetime]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(start) FROM ingestion_bucketcount"
+            " UNION ALL SELECT min(start) FROM ingestion_periodsummary"
+        )
+        return [start for (start,) in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("interval", [timedelta(hours=1), timedelta(minutes=15)])
+def test_pruning_drops_the_aggregates_with_the_partitions(settings, interval):
+    settings.PARTITION_INTERVAL = interval
+    settings.RETENTION = timedelta(hours=1, minutes=20)
+    drop_partitions_before(T + timedelta(days=1))  # those the migration made
+    store(*((T + timedelta(minutes=m), make_post(likes=m)) for m in range(0, 180, 7)))
+    assert aggregate_starts() == [T, T]
+    posts_prune(now=T + timedelta(hours=3))
+    oldest_kept = T + timedelta(hours=3) - settings.RETENTION
+    oldest_kept -= (oldest_kept - T) % interval
+    assert all(start >= oldest_kept for start in aggregate_starts())
+    for minutes in (30, 90, 150, 24 * 60):
+        window = {"dimension": "likes", "duration": timedelta(minutes=minutes), "now": T}
+        window["now"] += timedelta(hours=3)
+        assert fast_or_none(**window) == reference_or_none(**window)
