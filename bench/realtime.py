@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,15 +23,9 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import ROOT, bench_database, machine, manage, median, rss_mb
+from common import ROOT, bench_database, free_port, machine, manage, median, rss_mb
 
 DIMENSIONS = ("likes", "comments", "favorites", "retweets")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(url: str, timeout: float = 30) -> tuple[int, dict, float]:

@@ -15,6 +15,9 @@ TABLE = "ingestion_post"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 PARTITIONS_LOCK = 0x5354_5245_414D_5054  # "stream-analyzer partitions", any constant
+# Partition DDL locks the parent table exclusively. Queued behind a long query, it would
+# block every insert and read queued after it: give up instead (a later run retries).
+LOCK_TIMEOUT = "SET LOCAL lock_timeout = '5s'"
 
 
 def hour_floor(moment: datetime) -> datetime:
@@ -82,6 +85,7 @@ def _create(name: str, start: datetime, end: datetime) -> None:
     # the scheduler may create the same partition at once: the transaction-scoped lock
     # makes the second wait, then find it (IF NOT EXISTS) instead of failing.
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(LOCK_TIMEOUT)
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITIONS_LOCK])
         cursor.execute(
             f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF {TABLE} '
@@ -95,6 +99,7 @@ def drop_partitions_before(cutoff: datetime, *, dry_run: bool = False) -> list[s
     expired = sorted(name for name, (_, end) in existing_partitions().items() if end <= cutoff)
     if not dry_run:
         with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(LOCK_TIMEOUT)
             for name in expired:
                 cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
     return expired
