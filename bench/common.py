@@ -40,20 +40,26 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-@contextlib.contextmanager
-def bench_database(name: str = "stream_analyzer_bench") -> Iterator[str]:
-    """Create a fresh, migrated database; yield its URL; drop it afterwards."""
+def create_database(name: str) -> str:
+    """Create database `name` afresh (dropping an older one), migrate it, return its URL."""
     url = server_url()
     with psycopg.connect(with_database(url, "postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
-    bench_url = with_database(url, name)
-    if manage("migrate", "--noinput", "-v0", database_url=bench_url).returncode:
+    created = with_database(url, name)
+    if manage("migrate", "--noinput", "-v0", database_url=created).returncode:
         raise SystemExit("migrate failed")
+    return created
+
+
+@contextlib.contextmanager
+def bench_database(name: str = "stream_analyzer_bench") -> Iterator[str]:
+    """Yield the URL of a fresh, migrated database; drop it afterwards."""
+    bench_url = create_database(name)
     try:
         yield bench_url
     finally:
-        with psycopg.connect(with_database(url, "postgres"), autocommit=True) as admin:
+        with psycopg.connect(with_database(server_url(), "postgres"), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

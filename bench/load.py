@@ -19,23 +19,9 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-from common import bench_database, machine, manage, server_url, with_database
+from common import bench_database, create_database, machine
 
 DAY = timedelta(hours=24)
-
-
-@contextlib.contextmanager
-def kept_database(name: str) -> Iterator[str]:
-    """Create and migrate database `name` (dropping an older one); keep it afterwards."""
-    url = server_url()
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    kept_url = with_database(url, name)
-    if manage("migrate", "--noinput", "-v0", database_url=kept_url).returncode:
-        raise SystemExit("migrate failed")
-    yield kept_url
 
 
 def make_pool(size: int, seed: int) -> list:
@@ -130,7 +116,12 @@ def main() -> None:
     )
     options = parser.parse_args()
     print(f"load benchmark on {machine()}: {options.posts:,} posts over 24 h")
-    database = kept_database(options.keep) if options.keep else bench_database("sa_bench7_load")
+    # --keep: a database left for bench/historical.py; otherwise a throw-away one.
+    database = (
+        contextlib.nullcontext(create_database(options.keep))
+        if options.keep
+        else bench_database("stream_analyzer_bench_load")
+    )
     with database as url:
         os.environ["DATABASE_URL"] = url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analyzer_project.settings")
