@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import signal
 import subprocess
+import tempfile
 import time
 
 import psycopg
@@ -22,7 +23,8 @@ def count_rows(url: str) -> int:
         return conn.execute("SELECT count(*) FROM ingestion_post").fetchone()[0]
 
 
-def one_run(url: str, seconds: float, warmup: float = 5.0) -> tuple[float, float]:
+def one_run(url: str, seconds: float, warmup: float = 5.0) -> tuple[float, float, str]:
+    """Return committed posts/s, the collector's peak RSS and its closing summary line."""
     port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     simulator = manage(
@@ -30,26 +32,28 @@ def one_run(url: str, seconds: float, warmup: float = 5.0) -> tuple[float, float
         database_url=url, wait=False, **quiet,
     )  # fmt: skip
     time.sleep(1.5)
-    collector = manage(
-        "collect_stream", "--url", f"http://127.0.0.1:{port}/stream",
-        database_url=url, wait=False, **quiet,
-    )  # fmt: skip
-    try:
-        time.sleep(warmup)
-        start_rows, started = count_rows(url), time.monotonic()
-        peak_rss = 0.0
-        while (elapsed := time.monotonic() - started) < seconds:
-            time.sleep(min(5.0, seconds - elapsed))
-            peak_rss = max(peak_rss, rss_mb(collector.pid))
+    with tempfile.TemporaryFile("w+") as summary:
+        collector = manage(
+            "collect_stream", "--url", f"http://127.0.0.1:{port}/stream",
+            database_url=url, wait=False, stdout=summary, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            time.sleep(warmup)
+            start_rows, started = count_rows(url), time.monotonic()
+            peak_rss = 0.0
+            while (elapsed := time.monotonic() - started) < seconds:
+                time.sleep(min(5.0, seconds - elapsed))
+                peak_rss = max(peak_rss, rss_mb(collector.pid))
+                rows = count_rows(url) - start_rows
+                print(f"  {time.monotonic() - started:5.1f} s: {rows:>9} rows", flush=True)
             rows = count_rows(url) - start_rows
-            print(f"  {time.monotonic() - started:5.1f} s: {rows:>9} rows", flush=True)
-        rows = count_rows(url) - start_rows
-        elapsed = time.monotonic() - started
-        return rows / elapsed, peak_rss
-    finally:
-        for process in (collector, simulator):
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            elapsed = time.monotonic() - started
+        finally:
+            for process in (collector, simulator):
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+        summary.seek(0)
+        return rows / elapsed, peak_rss, summary.read().strip()
 
 
 def main() -> None:
@@ -61,10 +65,11 @@ def main() -> None:
     rates, peaks = [], []
     for run in range(1, options.runs + 1):
         with bench_database() as url:
-            rate, peak = one_run(url, options.seconds)
+            rate, peak, summary = one_run(url, options.seconds)
         rates.append(rate)
         peaks.append(peak)
         print(f"run {run}: {rate:,.0f} posts/s committed, collector peak RSS {peak:.0f} MB")
+        print(f"  collector: {summary}")
     print(
         f"median of {len(rates)} runs of {options.seconds:.0f} s: {median(rates):,.0f} posts/s"
         f" (min {min(rates):,.0f}, max {max(rates):,.0f}); collector RSS ≤ {max(peaks):.0f} MB"

@@ -63,6 +63,7 @@ class StreamCollector:
         self.buffer: list[tuple[datetime, Post]] = []
         self._buffer_lock = threading.Lock()
         self._batch_ready = threading.Event()
+        self._flushed = threading.Event()  # the reader waits on it when the writer lags
         self._partitions_current: datetime | None = None
         self._flush_failures = 0
         self._retry_at = 0.0
@@ -153,6 +154,12 @@ class StreamCollector:
     def read_forever(self, reader: StreamReader) -> None:
         for event in reader.events():
             self.handle_event(event.data)
+            if len(self.buffer) >= 2 * self.batch_size and not self._flush_failures:
+                # The writer is behind but healthy: leave the backlog in the socket (TCP
+                # backpressure on the upstream), not in memory. During a database outage
+                # the buffer takes it instead, up to its limit.
+                self._flushed.wait(1.0)
+                self._flushed.clear()
 
     # --- steps ---------------------------------------------------------------------
 
@@ -184,6 +191,7 @@ class StreamCollector:
         """Write the buffered posts in one COPY; on a database error keep them and back off."""
         with self._buffer_lock:
             batch, self.buffer = self.buffer, []
+        self._flushed.set()
         if not batch:
             return True
         started = time.monotonic()

@@ -157,6 +157,21 @@ def test_rows_land_in_the_partition_of_their_arrival_hour():
         ]
 
 
+def test_a_lagging_writer_slows_the_reader_instead_of_filling_memory(simulator):
+    sim = simulator(rate=0)
+    reader = StreamReader(sim.url)
+    collector = StreamCollector(lambda: reader, batch_size=50)
+    thread = threading.Thread(target=collector.read_forever, args=(reader,))
+    thread.start()
+    time.sleep(0.5)  # nobody flushes: the reader must hold back at two batches
+    backlog = len(collector.buffer)
+    reader.stop()
+    collector.flush()
+    thread.join(5)
+    assert 100 <= backlog <= 101
+    assert collector.dropped == 0
+
+
 def test_a_shutdown_request_takes_no_lock():
     """Signal handlers call it while the interrupted main thread may hold any lock."""
     collector = StreamCollector(lambda: None)
