@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import signal
 import socket
@@ -21,15 +20,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 
 import psutil
 import requests
 from common import ROOT, bench_database, free_port, machine, manage
 
-from ingestion.parser import parse_event
-from ingestion.simulator import EventGenerator, StreamSimulator
+from ingestion.simulator import StreamSimulator
 
 VERDICTS: list[str] = []
 
@@ -261,30 +258,15 @@ def sigkill(url: str, rate: float = 1000) -> None:
 
 
 def load_posts(url: str, count: int) -> None:
-    """Bulk-load `count` realistic posts spread over the last 24 h (the product's COPY)."""
+    """Bulk-load `count` realistic posts over the last 24 h with bench/load.py's loader."""
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analyzer_project.settings")
     import django
 
     django.setup()
-    from django.utils import timezone
+    from load import load as bulk_load
 
-    from ingestion.partitions import ensure_partitions
-    from ingestion.services import posts_ingest
-
-    generator = EventGenerator(seed=4)
-    pool = []
-    while len(pool) < 50_000:
-        data, valid = generator.next_data()
-        if valid:
-            pool.append(parse_event(data))
-    now = timezone.now()
-    ensure_partitions(now=now - timedelta(hours=24), ahead=timedelta(hours=26))
-    rng = random.Random(4)
-    for start in range(0, count, 50_000):
-        batch = [(now - timedelta(seconds=rng.uniform(0, 86_000)), pool[(start + i) % len(pool)])
-                 for i in range(min(50_000, count - start))]  # fmt: skip
-        posts_ingest(posts=batch)
+    bulk_load(count, pool_size=50_000, batch_size=50_000)
     sql(url, "ANALYZE ingestion_post")
 
 
