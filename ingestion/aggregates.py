@@ -14,20 +14,15 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection
 
 from ingestion.parser import DIMENSIONS, INT64_MAX, Post
+from ingestion.partitions import floor
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
 SPANS = {"minute": 60, "hour": 3600}  # the `span` column: seconds a row covers
-
-
-def floor(moment: datetime, unit: timedelta) -> datetime:
-    """Return the start of the UTC minute or hour holding moment."""
-    return EPOCH + (moment - EPOCH) // unit * unit
 
 
 def _bounds() -> tuple[int, ...]:

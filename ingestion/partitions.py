@@ -13,15 +13,15 @@ from django.db import connection, transaction
 
 TABLE = "ingestion_post"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-HOUR = timedelta(hours=1)
 PARTITIONS_LOCK = 0x5354_5245_414D_5054  # "stream-analyzer partitions", any constant
 # Partition DDL locks the parent table exclusively. Queued behind a long query, it would
 # block every insert and read queued after it: give up instead (a later run retries).
 LOCK_TIMEOUT = "SET LOCAL lock_timeout = '5s'"
 
 
-def hour_floor(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+def floor(moment: datetime, unit: timedelta) -> datetime:
+    """Return the start of the `unit`-long slice of time (counted from the epoch) holding moment."""
+    return EPOCH + (moment - EPOCH) // unit * unit
 
 
 def interval() -> timedelta:
@@ -30,7 +30,7 @@ def interval() -> timedelta:
 
 def partition_start(moment: datetime) -> datetime:
     """Return the start of the partition that holds `moment`."""
-    return EPOCH + (moment - EPOCH) // interval() * interval()
+    return floor(moment, interval())
 
 
 def partition_name(start: datetime) -> str:
