@@ -8,12 +8,14 @@ import json
 import logging
 import math
 import random
+import re
 import socket
 import socketserver
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TextIO
 from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
@@ -39,12 +41,17 @@ _PHRASES = (
     "Wishing for summer", "café au lait ☕", "東京の夜景 🌃", "naïve résumé", "¡Qué día! 🎉",
     "новый пост", "🔥🔥🔥", "사랑해요 💕", "link in bio 👇", "crème brûlée 🍮", "#ootd",
     "Señor Müller's façade", "今日はいい天気", "😂 so true", "new video out now", "",
+    "first line\u2028second line", "paragraph one\u2029paragraph two", "مرحبا بالعالم",
 )  # fmt: skip
+# Upstream payloads are 300 to 800 bytes of UTF-8: a post's text is padded into that range.
+PAYLOAD_BYTES = (300, 800)
 MALFORMED_KINDS = (
     "broken_json", "list", "number", "empty_object", "two_root_keys", "value_not_an_object",
     "missing_timestamp", "string_timestamp", "boolean_timestamp", "fractional_timestamp",
 )  # fmt: skip
 BATCH = 300  # events per chunk at full speed: big enough to amortise the syscall
+TICK = 0.005  # seconds between writes of a paced stream, at most
+_TIMESTAMP = re.compile(r'"timestamp":(-?[0-9]+)[,}]')
 _DUMP = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -99,7 +106,23 @@ class EventGenerator:
             self.oddity(fields, rng.choice(numeric))
         fields["timestamp"] = int(time.time()) - rng.randint(0, 600)
         fields["post_id"] = post_id
+        self.pad(post_type, fields, texts[-1] if texts else link)
         return post_type, fields
+
+    def pad(self, post_type: str, fields: dict, name: str) -> None:
+        """Lengthen the text fields[name] with phrases until the payload is 300 to 800 bytes."""
+        size = len(_DUMP({post_type: fields}).encode())
+        target = self.random.randint(*PAYLOAD_BYTES)
+        text = fields[name]
+        while size < target:
+            # Phrases hold nothing JSON escapes: each adds its UTF-8 bytes and a space.
+            phrase = self.random.choice(_PHRASES[:-1])
+            text += " " + phrase
+            size += len(phrase.encode()) + 1
+        while size > PAYLOAD_BYTES[1]:  # the last phrase went past the top
+            size -= len(text[-1].encode())
+            text = text[:-1]
+        fields[name] = text
 
     def metric(self, name: str) -> int:
         """Return a heavy-tailed count: many zeros, mostly small, rarely 10**6 to 10**8."""
@@ -179,7 +202,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Connection:
-    """One client's stream: its generator, its schedule and the SSE framing."""
+    """One client's stream: its generator, its schedule and the SSE framing.
+
+    The first `pool` payloads are generated, then replayed in a loop with fresh timestamps:
+    generating a realistic payload costs ~20 µs, more than a fast stream allows.
+    """
 
     def __init__(self, simulator: StreamSimulator, number: int, wfile) -> None:
         self.sim = simulator
@@ -187,6 +214,7 @@ class _Connection:
         self.wfile = wfile
         seed = None if simulator.seed is None else simulator.seed * 1_000_003 + number
         self.generator = EventGenerator(seed=seed, malformed_every=simulator.malformed_every)
+        self.pool: list[tuple[str, int, str | None, bool]] = []
         self.count = 0
 
     def run(self) -> str:
@@ -211,13 +239,28 @@ class _Connection:
                 sim._count_sent(self.number, time.time(), events, complete=True)
                 self.write("".join(texts).encode())
             if sim.rate > 0:
-                wake = min(start + self.count / sim.rate, next_keepalive, drop_at)
-                sim._stopping.wait(max(0.0, wake - time.monotonic()))
+                # Fast streams go out in ticks of a few events, as a real server's writes do.
+                wake = max(start + self.count / sim.rate, now + TICK)
+                sim._stopping.wait(max(0.0, min(wake, next_keepalive, drop_at) - time.monotonic()))
         return "simulator stopped"
+
+    def next_data(self) -> tuple[str, bool]:
+        """Return the next payload (from the pool once it is full) and whether it is a post."""
+        if len(self.pool) < self.sim.pool:
+            data, valid = self.generator.next_data()
+            # The creation time is kept as an age, so replayed posts stay recent.
+            match = _TIMESTAMP.search(data)
+            if match is None:  # a malformed event without an integer timestamp
+                self.pool.append((data, 0, None, valid))
+            else:
+                age = int(time.time()) - int(match[1])
+                self.pool.append((data[: match.start(1)], age, data[match.end(1) :], valid))
+        head, age, tail, valid = self.pool[self.count % len(self.pool)]
+        return (head if tail is None else f"{head}{int(time.time()) - age}{tail}"), valid
 
     def frame(self) -> tuple[str, str | None, str, bool]:
         """Return the next event as (SSE text, id, data as a client joins it, valid)."""
-        data, valid = self.generator.next_data()
+        data, valid = self.next_data()
         self.count += 1
         sim, head, event_id = self.sim, "", None
         if sim.ids:
@@ -260,12 +303,18 @@ class StreamSimulator:
         multiline_every: int = 0,
         keepalive_interval: float = 1.0,
         retry_ms: int | None = None,
+        pool: int = 10_000,
         record: bool = False,
+        record_file: TextIO | None = None,
     ) -> None:
+        """`record` keeps every SentEvent in `sent`; `record_file` gets one JSON line per
+        write ({"connection", "sent_at", "events", "posts"}), for a process that cannot
+        read `sent`: what each connection carried, and when."""
         self.host, self._port, self.rate, self.seed = host, port, rate, seed
         self.malformed_every, self.drop_after, self.ids = malformed_every, drop_after, ids
         self.multiline_every, self.keepalive_interval = multiline_every, keepalive_interval
-        self.retry_ms, self.record = retry_ms, record
+        self.retry_ms, self.pool, self.record = retry_ms, max(pool, 1), record
+        self.record_file = record_file
         self.sent: list[SentEvent] = []
         self.last_event_ids: list[str] = []  # the Last-Event-ID headers clients sent
         self.connections = 0
@@ -365,6 +414,10 @@ class StreamSimulator:
         with self._lock:
             self.events_sent += len(events)
             self.sent.extend(records)
+            if self.record_file is not None and events:
+                posts = sum(event[3] for event in events) if complete else 0
+                line = {"connection": number, "sent_at": sent_at, "events": len(events)}
+                self.record_file.write(json.dumps({**line, "posts": posts}) + "\n")
 
     def _report(self, last_time: float, last_count: int) -> tuple[float, int]:
         now, count = time.monotonic(), self.events_sent

@@ -82,6 +82,43 @@ def test_posts_are_realistic_and_all_valid():
     assert any(type(v) is int and v < 0 for f in fields for v in f.values())
 
 
+def test_payloads_are_300_to_800_bytes_with_raw_line_separators(simulator):
+    sim = simulator(rate=0, seed=4, record=True)
+    with requests.get(sim.url, stream=True, timeout=5) as response:
+        received = [event.data for event in read_events(response, 2000)]
+    assert received == [event.data for event in sim.sent[:2000]]
+    sizes = [len(data.encode()) for data in received]
+    assert min(sizes) >= 300 and max(sizes) <= 800 and max(sizes) - min(sizes) > 300
+    # U+2028 and U+2029 travel raw inside JSON strings, and the posts still parse.
+    assert sum("\u2028" in data for data in received) > 100
+    assert sum("\u2029" in data for data in received) > 100
+    assert all(verdict(data) is None for data in received)
+
+
+def test_replayed_payloads_keep_recent_timestamps(simulator):
+    sim = simulator(rate=0, seed=6, pool=50, record=True)
+    with requests.get(sim.url, stream=True, timeout=5) as response:
+        received = [parse_event(event.data) for event in read_events(response, 200)]
+    assert [post.post_id for post in received[:50]] == [post.post_id for post in received[50:100]]
+    assert all(time.time() - 601 <= post.created_ts <= time.time() for post in received)
+
+
+def test_record_file_says_what_each_connection_carried(simulator, tmp_path):
+    with (tmp_path / "sent.jsonl").open("w") as record:
+        sim = simulator(rate=400, seed=2, malformed_every=4, record=True, record_file=record)
+        for _ in range(2):
+            with requests.get(sim.url, stream=True, timeout=5) as response:
+                read_events(response, 40)
+        sim.stop()
+    lines = [json.loads(line) for line in (tmp_path / "sent.jsonl").read_text().splitlines()]
+    for connection in (1, 2):
+        mine = [line for line in lines if line["connection"] == connection]
+        sent = [event for event in sim.sent if event.connection == connection]
+        assert sum(line["events"] for line in mine) == len(sent) >= 40
+        assert sum(line["posts"] for line in mine) == sum(event.valid for event in sent)
+        assert [line["sent_at"] for line in mine] == sorted({event.sent_at for event in sent})
+
+
 def test_generator_is_deterministic_for_a_seed():
     def payloads(seed: int) -> list[str]:
         generator = EventGenerator(seed=seed, malformed_every=4)

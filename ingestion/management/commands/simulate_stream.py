@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from contextlib import nullcontext
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -28,10 +29,20 @@ class Command(BaseCommand):
         parser.add_argument("--ids", action="store_true", help="send an id: with each event")
         parser.add_argument("--multiline-every", type=int, default=0, metavar="N")
         parser.add_argument("--retry-ms", type=int, metavar="MS", help="send retry: MS")
+        parser.add_argument(
+            "--pool", type=int, default=10_000, metavar="N",
+            help="payloads generated per connection, then replayed with fresh timestamps",
+        )  # fmt: skip
+        parser.add_argument(
+            "--record", metavar="FILE",
+            help="append a JSON line per write: connection, sent_at, events, posts",
+        )  # fmt: skip
 
     def handle(self, *args: object, **options: object) -> None:
         if not 0 <= options["port"] <= 65535:
             raise CommandError(f"--port must be between 0 and 65535, not {options['port']}")
+        if options["pool"] < 1:
+            raise CommandError("--pool must be at least 1")
         for name in ("malformed_every", "multiline_every", "retry_ms"):
             if (options[name] or 0) < 0:
                 raise CommandError(f"--{name.replace('_', '-')} must not be negative")
@@ -47,12 +58,24 @@ class Command(BaseCommand):
             ids=options["ids"],
             multiline_every=options["multiline_every"],
             retry_ms=options["retry_ms"],
+            pool=options["pool"],
         )
         try:
             simulator.bind()
         except OSError as error:
             address = f"{options['host']}:{options['port']}"
             raise CommandError(f"cannot listen on {address}: {error}") from error
+        # Line-buffered: a benchmark reads the record while the stream runs.
+        record = options["record"]
+        with open(record, "a", buffering=1, encoding="utf-8") if record else nullcontext() as file:
+            simulator.record_file = file
+            self.serve(simulator)
+        self.stdout.write(
+            f"stopped: {simulator.events_sent} events sent over {simulator.connections} connections"
+        )
+
+    def serve(self, simulator: StreamSimulator) -> None:
+        """Serve until SIGTERM or SIGINT."""
 
         def on_signal(signum: int, frame: object) -> None:
             logger.info("%s received, stopping", signal.Signals(signum).name)
@@ -64,6 +87,3 @@ class Command(BaseCommand):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        self.stdout.write(
-            f"stopped: {simulator.events_sent} events sent over {simulator.connections} connections"
-        )
