@@ -1,78 +1,156 @@
-"""Ingestion throughput: simulator at full speed → collector → committed rows/s.
+"""Ingestion throughput and cost: simulator → collector → committed rows, with CPU and memory.
 
-Usage: python bench/ingest.py [--seconds 60] [--runs 3]
-Each run starts `simulate_stream --rate 0` and `collect_stream` as separate processes
-against a fresh database, and counts committed rows at the end of the measured window
-(after a warm-up). Prints rows/s per run, the median, and the collector's peak RSS.
+Usage: python bench/ingest.py [--rate 0] [--seconds 60] [--runs 3] [--warmup 5]
+Each run starts `simulate_stream --rate RATE` (0 = full speed; realistic 300-800 byte
+payloads) and `collect_stream` as separate processes against a fresh database, and over
+the measured window (after a warm-up) reports: committed posts/s, the collector's CPU (% of
+one core, utime+stime from /proc), the CPU of its PostgreSQL backend(s), the collector's
+peak RSS, and the posts dropped (from the collector's closing summary line). Prints each
+run and the medians.
+
+The collector's backend is found in pg_stat_activity by its application_name; it changes
+when DATABASE_CONN_MAX_AGE recycles the connection, so every backend seen is sampled each
+0.5 s and their CPU deltas are summed (a backend's last half second may be missed).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import signal
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 
 import psycopg
 from common import bench_database, free_port, machine, manage, median, rss_mb
 
+TICKS = os.sysconf("SC_CLK_TCK")
+COLLECTOR_APP = "stream-analyzer collect_stream"
+SAMPLE = 0.5  # seconds between samples of rows, CPU and RSS
 
-def count_rows(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM ingestion_post").fetchone()[0]
+
+@dataclass
+class Run:
+    posts_per_s: float
+    collector_cpu: float  # % of one core
+    postgres_cpu: float  # % of one core, the collector's backend(s)
+    peak_rss: float  # MB
+    dropped: int
+    summary: str
 
 
-def one_run(url: str, seconds: float, warmup: float = 5.0) -> tuple[float, float, str]:
-    """Return committed posts/s, the collector's peak RSS and its closing summary line."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15
+
+
+class BackendCpu:
+    """Sum the CPU used by the collector's PostgreSQL backends from the first sample on."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    def sample(self) -> None:
+        pids = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            [COLLECTOR_APP],
+        ).fetchall()
+        for (pid,) in pids:
+            if (used := cpu_seconds(pid)) is not None:
+                self.first.setdefault(pid, used)
+                self.last[pid] = used
+
+    def seconds(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
+def one_run(url: str, rate: float, seconds: float, warmup: float) -> Run:
     port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     simulator = manage(
-        "simulate_stream", "--port", str(port), "--rate", "0", "--seed", "1",
+        "simulate_stream", "--port", str(port), "--rate", f"{rate:g}", "--seed", "1",
         database_url=url, wait=False, **quiet,
     )  # fmt: skip
     time.sleep(1.5)
-    with tempfile.TemporaryFile("w+") as summary:
+    with tempfile.TemporaryFile("w+") as summary, psycopg.connect(url, autocommit=True) as conn:
         collector = manage(
             "collect_stream", "--url", f"http://127.0.0.1:{port}/stream",
             database_url=url, wait=False, stdout=summary, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        count = "SELECT count(*) FROM ingestion_post"
         try:
             time.sleep(warmup)
-            start_rows, started = count_rows(url), time.monotonic()
+            backend = BackendCpu(conn)
+            backend.sample()
+            start_rows, start_cpu = conn.execute(count).fetchone()[0], cpu_seconds(collector.pid)
+            started = time.monotonic()
             peak_rss = 0.0
             while (elapsed := time.monotonic() - started) < seconds:
-                time.sleep(min(5.0, seconds - elapsed))
+                time.sleep(min(SAMPLE, seconds - elapsed))
                 peak_rss = max(peak_rss, rss_mb(collector.pid))
-                rows = count_rows(url) - start_rows
-                print(f"  {time.monotonic() - started:5.1f} s: {rows:>9} rows", flush=True)
-            rows = count_rows(url) - start_rows
+                backend.sample()
+            rows = conn.execute(count).fetchone()[0] - start_rows
+            cpu = cpu_seconds(collector.pid) - start_cpu
             elapsed = time.monotonic() - started
+            backend.sample()
         finally:
             for process in (collector, simulator):
                 process.send_signal(signal.SIGTERM)
                 process.wait(30)
         summary.seek(0)
-        return rows / elapsed, peak_rss, summary.read().strip()
+        line = summary.read().strip()
+    dropped = re.search(r"dropped (\d+)", line)
+    return Run(
+        posts_per_s=rows / elapsed,
+        collector_cpu=100 * cpu / elapsed,
+        postgres_cpu=100 * backend.seconds() / elapsed,
+        peak_rss=peak_rss,
+        dropped=int(dropped.group(1)) if dropped else -1,
+        summary=line,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=0, help="events/s offered; 0 = full speed")
+    parser.add_argument("--seconds", type=float, default=60, help="measured window")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=5, help="seconds before measuring")
     options = parser.parse_args()
-    print(f"ingest benchmark on {machine()}")
-    rates, peaks = [], []
-    for run in range(1, options.runs + 1):
+    offered = f"{options.rate:,.0f} events/s" if options.rate > 0 else "full speed"
+    print(f"ingest benchmark on {machine()}; stream offered at {offered}", flush=True)
+    runs = []
+    for number in range(1, options.runs + 1):
         with bench_database() as url:
-            rate, peak, summary = one_run(url, options.seconds)
-        rates.append(rate)
-        peaks.append(peak)
-        print(f"run {run}: {rate:,.0f} posts/s committed, collector peak RSS {peak:.0f} MB")
-        print(f"  collector: {summary}")
+            run = one_run(url, options.rate, options.seconds, options.warmup)
+        runs.append(run)
+        print(
+            f"run {number}: {run.posts_per_s:,.0f} posts/s committed, dropped {run.dropped},"
+            f" collector CPU {run.collector_cpu:.0f} % of a core, PostgreSQL backend"
+            f" {run.postgres_cpu:.0f} %, collector peak RSS {run.peak_rss:.0f} MB",
+            flush=True,
+        )
+        print(f"  collector: {run.summary}", flush=True)
+
+    def mid(name: str) -> float:
+        return median([getattr(run, name) for run in runs])
+
     print(
-        f"median of {len(rates)} runs of {options.seconds:.0f} s: {median(rates):,.0f} posts/s"
-        f" (min {min(rates):,.0f}, max {max(rates):,.0f}); collector RSS ≤ {max(peaks):.0f} MB"
+        f"median of {len(runs)} runs of {options.seconds:.0f} s at {offered}:"
+        f" {mid('posts_per_s'):,.0f} posts/s, dropped {sum(r.dropped for r in runs)} in all,"
+        f" collector CPU {mid('collector_cpu'):.0f} %, PostgreSQL {mid('postgres_cpu'):.0f} %,"
+        f" collector RSS ≤ {max(r.peak_rss for r in runs):.0f} MB"
     )
 
 
