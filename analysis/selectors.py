@@ -2,8 +2,9 @@
 
 Sorting every value of a 24 h window (percentile_disc) takes seconds. Instead, in one
 REPEATABLE READ snapshot:
-1. sum the per-hour and per-minute bucket counts (ingestion/aggregates.py) of the whole
-   hours and minutes of the window, and bucket the raw rows of its partial minutes;
+1. sum the per-hour, per-minute and per-second bucket counts (ingestion/aggregates.py) of
+   the whole hours, minutes and seconds of the window (analysis/cover.py), and bucket the
+   raw rows of its partial seconds;
 2. find, for each percentile's nearest rank r, the bucket holding the r-th value;
 3. a single-value bucket is the answer; otherwise read the k-th value of that bucket in
    the window through the (dimension, arrived_at) index.
@@ -23,18 +24,29 @@ from itertools import accumulate
 
 from django.db import connection, transaction
 
+from analysis.cover import Cover, window_cover
 from analysis.percentiles import PERCENTILES
 from analysis.results import Analysis, NoDataError
-from ingestion.aggregates import BOUNDS, SPANS, Cover, bucket_range, window_cover
+from ingestion.aggregates import BOUNDS, SPANS, bucket_range
 from ingestion.parser import DIMENSIONS
 
+
 # Statements per dimension are built from the whitelist at import: input never reaches SQL
-# text. Aggregate rows of the whole hours and of the whole minutes outside them.
-_PERIODS = """
-    (span = %(hour)s AND start >= %(hours_from)s AND start < %(hours_to)s)
-    OR (span = %(minute)s AND start >= %(minutes_from)s AND start < %(hours_from)s)
-    OR (span = %(minute)s AND start >= %(hours_to)s AND start < %(minutes_to)s)
-"""
+# text. Aggregate rows of the whole periods of each span, nested as analysis/cover.py says.
+def _periods() -> str:
+    names = list(SPANS)  # finest first
+    periods = []
+    for name, coarser in zip(names, names[1:], strict=False):
+        periods += [
+            f"(span = %({name})s AND start >= %({name}_from)s AND start < %({coarser}_from)s)",
+            f"(span = %({name})s AND start >= %({coarser}_to)s AND start < %({name}_to)s)",
+        ]
+    last = names[-1]
+    periods.append(f"(span = %({last})s AND start >= %({last}_from)s AND start < %({last}_to)s)")
+    return " OR ".join(periods)
+
+
+_PERIODS = _periods()
 _PERIOD_BUCKETS = f"""
     SELECT bucket, sum(n)::bigint FROM ingestion_bucketcount
     WHERE dimension = %(dimension)s AND ({_PERIODS}) GROUP BY bucket
@@ -48,15 +60,15 @@ _ARRIVALS = """
     SELECT (SELECT max(arrived_at) FROM ingestion_post WHERE arrived_at <= %(now)s),
            (SELECT min(arrived_at) FROM ingestion_post)
 """
-# The partial minutes at the edges, bucketed the same way; the NULL bucket holds the posts
+# The partial seconds at the edges, bucketed the same way; the NULL bucket holds the posts
 # that do not carry the dimension (counted in total_posts only).
 _EDGES = {
     d: f"""
         SELECT width_bucket({d}, %(bounds)s::bigint[]), count(*), min(created_ts),
                max(created_ts)
         FROM ingestion_post
-        WHERE (arrived_at > %(since)s AND arrived_at < %(minutes_from)s)
-           OR (arrived_at >= %(minutes_to)s AND arrived_at <= %(now)s)
+        WHERE (arrived_at > %(since)s AND arrived_at < %(second_from)s)
+           OR (arrived_at >= %(second_to)s AND arrived_at <= %(now)s)
         GROUP BY 1
     """
     for d in DIMENSIONS
@@ -120,8 +132,8 @@ def post_percentiles(
         coverage = Coverage(now=now, since=max(since, oldest or since), newest=newest)
         if oldest is None:
             raise NoDataError(dimension, coverage)
-        # No row is older than `oldest` (pruned), but the aggregates of the minute or hour
-        # it falls in may still count some: start the window there, those are then edges.
+        # No row is older than `oldest` (pruned), but the aggregates of the period it falls
+        # in may still count some: start the window there, those are then edges.
         cover = window_cover(since=max(since, oldest - timedelta(microseconds=1)), now=now)
         window = _summarise(cursor, dimension, cover)
         if not window.buckets:

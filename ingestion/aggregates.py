@@ -1,11 +1,12 @@
-"""Per-minute and per-hour counts of dimension values in log-spaced buckets.
+"""Per-second, per-minute and per-hour counts of dimension values in log-spaced buckets.
 
 The historical percentiles (analysis/selectors.py) sum these counts instead of sorting
-every value of the window, then read one exact value per percentile from its bucket.
-posts_ingest writes them in the COPY's transaction, so any snapshot sees rows and counts
-agree. The bucket boundaries are defined here once and sent to SQL as an array:
-`width_bucket(value, BOUNDS)` and `bisect_right(BOUNDS, value)` are the same integer
-comparison, so Python and PostgreSQL always put a value in the same bucket.
+every value of the window, then read one exact value per percentile from its bucket. The
+per-second level keeps the raw rows a window's edges must still read to under a second's
+worth, whatever the stream rate. posts_ingest writes them in the COPY's transaction, so any
+snapshot sees rows and counts agree. The bucket boundaries are defined here once and sent
+to SQL as an array: `width_bucket(value, BOUNDS)` and `bisect_right(BOUNDS, value)` are the
+same integer comparison, so Python and PostgreSQL always put a value in the same bucket.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from django.db import connection
 
@@ -22,7 +23,7 @@ from ingestion.parser import DIMENSIONS, INT64_MAX, Post
 from ingestion.partitions import floor
 
 MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
-SPANS = {"minute": 60, "hour": 3600}  # the `span` column: seconds a row covers
+SPANS = {"second": 1, "minute": 60, "hour": 3600}  # the `span` column: seconds a row covers
 
 
 def _bounds() -> tuple[int, ...]:
@@ -43,6 +44,9 @@ def bucket_of(value: int) -> int:
     return bisect_right(BOUNDS, value)
 
 
+_CREATED = attrgetter("created_ts")
+
+
 def bucket_range(bucket: int) -> tuple[int, int]:
     """Return the smallest and largest value of a bucket (inclusive)."""
     if bucket == 0:  # below every boundary: never a carried count, kept total anyway
@@ -51,75 +55,50 @@ def bucket_range(bucket: int) -> tuple[int, int]:
     return BOUNDS[bucket - 1], high
 
 
-@dataclass(frozen=True, slots=True)
-class Cover:
-    """How a window (since, now] splits: raw rows at the edges, minutes, then hours.
+def _count(posts: Iterable[tuple[datetime, Post]]) -> dict[int, tuple[Counter, dict]]:
+    """Count posts per second, then roll the seconds up into minutes and hours.
 
-    Raw rows: (since, minutes_from) and [minutes_to, now]. Whole minutes: [minutes_from,
-    hours_from) and [hours_to, minutes_to). Whole hours: [hours_from, hours_to).
+    Return {span: ({(start, dimension, bucket): n}, {start: [posts, min, max created_ts]})}.
     """
-
-    since: datetime
-    now: datetime
-    minutes_from: datetime
-    minutes_to: datetime
-    hours_from: datetime
-    hours_to: datetime
-
-
-def window_cover(*, since: datetime, now: datetime) -> Cover:
-    """Split (since, now] into whole hours, whole minutes and raw edges."""
-    # A minute starting exactly at `since` is not whole: `since` itself is excluded.
-    first = floor(since, MINUTE) + MINUTE
-    last = floor(now, MINUTE)
-    if first >= last:  # no whole minute: all raw, as (since, now) + [now, now]
-        return Cover(since, now, now, now, now, now)
-    hours_from = floor(first - timedelta(microseconds=1), HOUR) + HOUR
-    hours_to = floor(last, HOUR)
-    if hours_from >= hours_to:
-        hours_from = hours_to = last
-    return Cover(since, now, first, last, hours_from, hours_to)
-
-
-def _count(posts: Iterable[tuple[datetime, Post]]) -> tuple[Counter, dict]:
-    """Return {(minute, dimension, bucket): n} and {minute: [posts, min, max created_ts]}."""
-    buckets: Counter = Counter()
-    minutes: dict[datetime, list[int]] = {}
+    by_second: dict[datetime, list[Post]] = {}
     for arrived_at, post in posts:
-        minute = floor(arrived_at, MINUTE)
+        by_second.setdefault(arrived_at.replace(microsecond=0), []).append(post)
+    buckets: Counter = Counter()
+    summaries: dict[datetime, list[int]] = {}
+    for second, group in by_second.items():
         for dimension in DIMENSIONS:
-            value = getattr(post, dimension)
-            if value is not None:
-                buckets[minute, dimension, bucket_of(value)] += 1
-        summary = minutes.get(minute)
-        if summary is None:
-            minutes[minute] = [1, post.created_ts, post.created_ts]
-        else:
-            summary[0] += 1
-            summary[1] = min(summary[1], post.created_ts)
-            summary[2] = max(summary[2], post.created_ts)
-    return buckets, minutes
+            values = [v for v in map(attrgetter(dimension), group) if v is not None]
+            for bucket, n in Counter(map(bucket_of, values)).items():
+                buckets[second, dimension, bucket] = n
+        created = list(map(_CREATED, group))
+        summaries[second] = [len(group), min(created), max(created)]
+    counts = {SPANS["second"]: (buckets, summaries)}
+    for name, period in (("minute", MINUTE), ("hour", HOUR)):
+        buckets, summaries = _roll_up(buckets, summaries, period)
+        counts[SPANS[name]] = (buckets, summaries)
+    return counts
 
 
-def _rows_by_span(buckets: Counter, minutes: dict) -> tuple[list[tuple], list[tuple]]:
-    """Roll the minute counts up into hours; return bucket rows and summary rows, sorted."""
-    hour_buckets: Counter = Counter()
-    for (minute, dimension, bucket), n in buckets.items():
-        hour_buckets[floor(minute, HOUR), dimension, bucket] += n
-    hours: dict[datetime, list[int]] = {}
-    for minute, (posts, low, high) in minutes.items():
-        summary = hours.setdefault(floor(minute, HOUR), [0, low, high])
-        summary[:] = [summary[0] + posts, min(summary[1], low), max(summary[2], high)]
+def _roll_up(buckets: Counter, summaries: dict, period: timedelta) -> tuple[Counter, dict]:
+    """Sum finer counts into the periods that contain them."""
+    rolled: Counter = Counter()
+    for (start, dimension, bucket), n in buckets.items():
+        rolled[floor(start, period), dimension, bucket] += n
+    totals: dict[datetime, list[int]] = {}
+    for start, (posts, low, high) in summaries.items():
+        total = totals.setdefault(floor(start, period), [0, low, high])
+        total[:] = [total[0] + posts, min(total[1], low), max(total[2], high)]
+    return rolled, totals
+
+
+def _rows(counts: dict[int, tuple[Counter, dict]]) -> tuple[list[tuple], list[tuple]]:
+    """Return bucket rows and summary rows of every span, sorted."""
+    bucket_rows, summary_rows = [], []
+    for span, (buckets, summaries) in counts.items():
+        bucket_rows += [(span, d, start, b, n) for (start, d, b), n in buckets.items()]
+        summary_rows += [(span, start, *summary) for start, summary in summaries.items()]
     # Sorted: two writers (a standby taking over, a bulk load) then lock rows in one order.
-    bucket_rows = sorted(
-        [(SPANS["minute"], d, m, b, n) for (m, d, b), n in buckets.items()]
-        + [(SPANS["hour"], d, h, b, n) for (h, d, b), n in hour_buckets.items()]
-    )
-    summary_rows = sorted(
-        [(SPANS["minute"], m, *s) for m, s in minutes.items()]
-        + [(SPANS["hour"], h, *s) for h, s in hours.items()]
-    )
-    return bucket_rows, summary_rows
+    return sorted(bucket_rows), sorted(summary_rows)
 
 
 _ADD_BUCKETS = """
@@ -144,7 +123,7 @@ def aggregates_add(*, posts: Sequence[tuple[datetime, Post]]) -> None:
     """Add posts to the minute and hour aggregates; call inside the transaction storing them."""
     if not posts:
         return
-    bucket_rows, summary_rows = _rows_by_span(*_count(posts))
+    bucket_rows, summary_rows = _rows(_count(posts))
     # One statement per table whatever the batch size: columns travel as arrays.
     with connection.cursor() as cursor:
         if bucket_rows:  # none when no post of the batch carries a dimension

@@ -45,14 +45,14 @@ class CollectorHeartbeat(models.Model):
 
 
 class BucketCount(models.Model):
-    """How many posts of one minute (span 60) or hour (span 3600) carry a value of a bucket.
+    """How many posts of one second, minute or hour (span 1, 60, 3600) carry a value of a bucket.
 
     Written with the posts by posts_ingest (ingestion/aggregates.py defines the buckets);
     read by the historical selector, which sums them instead of sorting the window's rows.
     """
 
     pk = models.CompositePrimaryKey("span", "dimension", "start", "bucket")
-    span = models.SmallIntegerField(help_text="Seconds covered: 60 or 3600.")
+    span = models.SmallIntegerField(help_text="Seconds covered: 1, 60 or 3600.")
     dimension = models.CharField(max_length=16)
     start = models.DateTimeField()
     bucket = models.SmallIntegerField()
@@ -66,10 +66,10 @@ class BucketCount(models.Model):
 
 
 class PeriodSummary(models.Model):
-    """Posts of one minute (span 60) or hour (span 3600), and their creation-time range."""
+    """Posts of one second, minute or hour (span 1, 60, 3600), and their creation-time range."""
 
     pk = models.CompositePrimaryKey("span", "start")
-    span = models.SmallIntegerField(help_text="Seconds covered: 60 or 3600.")
+    span = models.SmallIntegerField(help_text="Seconds covered: 1, 60 or 3600.")
     start = models.DateTimeField()
     posts = models.BigIntegerField()
     min_created_ts = models.BigIntegerField()

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 
 import pytest
 from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analysis.cover import window_cover
 from analysis.results import NoDataError
 from analysis.selectors import post_percentiles, post_percentiles_reference
-from ingestion.aggregates import BOUNDS, bucket_of, bucket_range, window_cover
+from ingestion.aggregates import BOUNDS, bucket_of, bucket_range
 from ingestion.parser import DIMENSIONS
 from ingestion.partitions import drop_partitions_before
 from ingestion.services import posts_prune
@@ -21,14 +23,20 @@ T = datetime(2030, 1, 2, 3, 0, tzinfo=UTC)  # posts arrive from T to T + 3 h
 SPAN_US = 3 * 3600 * 10**6
 MICRO = timedelta(microseconds=1)
 
-# Offsets from T in microseconds: anywhere, or exactly on a minute or an hour, or next to one.
+# Offsets from T in microseconds: anywhere, or exactly on a second, a minute or an hour, or
+# next to one; and many within a few seconds of each other (several in one second).
 OFFSETS = st.one_of(
     st.integers(0, SPAN_US),
+    st.integers(0, 3 * 3600).map(lambda s: s * 10**6),
     st.integers(0, 180).map(lambda m: m * 60 * 10**6),
     st.integers(0, 3).map(lambda h: h * 3600 * 10**6),
     st.tuples(st.integers(1, 180), st.sampled_from([-1, 1])).map(
         lambda t: t[0] * 60 * 10**6 + t[1]
     ),
+    st.tuples(st.integers(1, 3 * 3600), st.sampled_from([-1, 1])).map(
+        lambda t: t[0] * 10**6 + t[1]
+    ),
+    st.integers(3599 * 10**6, 3603 * 10**6),
 )
 VALUES = st.one_of(
     st.none(),
@@ -113,20 +121,24 @@ def test_buckets_in_python_are_the_buckets_of_sql_width_bucket(value, bucket, va
 
 
 COVERS = [
-    # since, now → minutes_from, minutes_to, hours_from, hours_to (offsets from T in s)
-    ((-3600, 3600), (-3540, 3600, 0, 3600)),
-    ((-3599.5, 7200.25), (-3540, 7200, 0, 7200)),
-    ((10, 100), (100, 100, 100, 100)),  # no whole minute either: 60 s to 120 s is not in
-    ((10, 50), (50, 50, 50, 50)),  # no whole minute: all raw
-    ((0, 300), (60, 300, 300, 300)),  # no whole hour
+    # since, now → the from/to of seconds, minutes and hours (offsets from T in s)
+    ((-3600, 3600), (-3599, 3600, -3540, 3600, 0, 3600)),
+    ((-3599.5, 7200.25), (-3599, 7200, -3540, 7200, 0, 7200)),
+    ((-3599.5, 7260.25), (-3599, 7260, -3540, 7260, 0, 7200)),
+    ((10, 100), (11, 100, 100, 100, 100, 100)),  # no whole minute: 60 s to 120 s is not in
+    ((10.5, 11.5), (11.5, 11.5, 11.5, 11.5, 11.5, 11.5)),  # no whole second: all raw
+    ((10, 10.9), (10.9, 10.9, 10.9, 10.9, 10.9, 10.9)),
+    ((0, 300), (1, 300, 60, 300, 300, 300)),  # no whole hour
+    ((59.999999, 120), (60, 120, 60, 120, 120, 120)),  # the minute from 60 s is whole
 ]
 
 
 @pytest.mark.parametrize(("window", "expected"), COVERS)
-def test_a_window_splits_into_raw_edges_whole_minutes_and_whole_hours(window, expected):
+def test_a_window_splits_into_raw_edges_and_whole_seconds_minutes_hours(window, expected):
     since, now = (T + timedelta(seconds=s) for s in window)
     cover = window_cover(since=since, now=now)
-    got = (cover.minutes_from, cover.minutes_to, cover.hours_from, cover.hours_to)
+    got = (cover.second_from, cover.second_to, cover.minute_from, cover.minute_to)
+    got += (cover.hour_from, cover.hour_to)
     assert got == tuple(T + timedelta(seconds=s) for s in expected)
 
 
@@ -154,3 +166,33 @@ def test_pruning_drops_the_aggregates_with_the_partitions(settings, interval):
         window = {"dimension": "likes", "duration": timedelta(minutes=minutes), "now": T}
         window["now"] += timedelta(hours=3)
         assert fast_or_none(**window) == reference_or_none(**window)
+
+
+def aggregate_rows(span: int) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT dimension, start, bucket, n FROM ingestion_bucketcount WHERE span = %s"
+            " ORDER BY 1, 2, 3",
+            [span],
+        )
+        buckets = cursor.fetchall()
+        cursor.execute("SELECT * FROM ingestion_periodsummary WHERE span = %s ORDER BY 2", [span])
+        return buckets + cursor.fetchall()
+
+
+def test_the_migration_counts_seconds_of_older_posts_as_the_collector_does():
+    backfill = import_module("ingestion.migrations.0006_second_aggregates").BACKFILL
+    values = [0, 1, 63, 64, 67, 68, 1000, 10**6, 2**40, 2**62, 2**63 - 1, None]
+    store(
+        *(
+            (T + timedelta(milliseconds=137 * i), make_post(likes=v, retweets=values[-1 - n]))
+            for i, (n, v) in enumerate((n, v) for n in range(12) for v in values)
+        )
+    )
+    written = aggregate_rows(1)
+    assert len(written) > 20
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingestion_bucketcount WHERE span = 1")
+        cursor.execute("DELETE FROM ingestion_periodsummary WHERE span = 1")
+        cursor.execute(backfill)
+    assert aggregate_rows(1) == written
