@@ -2,54 +2,75 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
+from psycopg.types.json import set_json_dumps
 
 from ingestion.aggregates import aggregates_add, aggregates_delete_before
 from ingestion.models import CollectorHeartbeat
 from ingestion.parser import Post
 from ingestion.partitions import drop_partitions_before, ensure_partitions, existing_partitions
 
+# The columns COPY writes, each with its PostgreSQL type: a binary COPY sends values in
+# the server's own format, so it needs the types up front (and no text escaping).
 COLUMNS = (
-    "arrived_at, post_type, upstream_id, post_id, created_ts,"
-    " likes, comments, favorites, retweets, metrics, text, link"
+    ("arrived_at", "timestamptz"),
+    ("post_type", "varchar"),
+    ("upstream_id", "int8"),
+    ("post_id", "varchar"),
+    ("created_ts", "int8"),
+    ("likes", "int8"),
+    ("comments", "int8"),
+    ("favorites", "int8"),
+    ("retweets", "int8"),
+    ("metrics", "jsonb"),
+    ("text", "varchar"),
+    ("link", "varchar"),
+)
+_COPY_SQL = (
+    f"COPY ingestion_post ({', '.join(name for name, _ in COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 )
 
 
 def posts_ingest(*, posts: Sequence[tuple[datetime, Post]]) -> int:
     """Store (arrival time, post) pairs in one COPY, with their aggregates; return how many."""
-    copy_sql = f"COPY ingestion_post ({COLUMNS}) FROM STDIN"
     with transaction.atomic():
-        _copy(copy_sql, posts)
+        _copy(posts)
         # Same transaction: a reader's snapshot sees the rows and their counts, or neither.
         aggregates_add(posts=posts)
     return len(posts)
 
 
-def _copy(copy_sql: str, posts: Sequence[tuple[datetime, Post]]) -> None:
-    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        for arrived_at, post in posts:
-            copy.write_row(
-                (
-                    arrived_at,
-                    post.post_type,
-                    post.upstream_id,
-                    post.post_id,
-                    post.created_ts,
-                    post.likes,
-                    post.comments,
-                    post.favorites,
-                    post.retweets,
-                    json.dumps(post.metrics),
-                    post.text,
-                    post.link,
+def _copy(posts: Sequence[tuple[datetime, Post]]) -> None:
+    # Binary COPY with psycopg's C dumpers and orjson for the metrics costs about a third of
+    # the CPU of a text COPY with json.dumps: the collector's largest share after parsing.
+    with connection.cursor() as cursor:
+        set_json_dumps(orjson.dumps, context=cursor.cursor)
+        with cursor.copy(_COPY_SQL) as copy:
+            copy.set_types([kind for _, kind in COLUMNS])
+            write_row = copy.write_row
+            for arrived_at, post in posts:
+                write_row(
+                    (
+                        arrived_at,
+                        post.post_type,
+                        post.upstream_id,
+                        post.post_id,
+                        post.created_ts,
+                        post.likes,
+                        post.comments,
+                        post.favorites,
+                        post.retweets,
+                        post.metrics,
+                        post.text,
+                        post.link,
+                    )
                 )
-            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,10 @@ long-lived consumer needs: timeouts, reconnection with exponential back-off and 
 
 from __future__ import annotations
 
+import codecs
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +22,9 @@ import urllib3
 logger = logging.getLogger(__name__)
 
 READ_SIZE = 64 * 1024
+# An empty line ends an event; a line ends with CRLF, LF or CR, and CR followed by LF is
+# one ending, not two. Streams without CR are split on b"\n\n", faster than this pattern.
+_BLANK_LINE = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
 # What a broken connection raises, from requests, from urllib3 (the body is read from
 # `response.raw`), or from the socket itself.
 CONNECTION_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
@@ -45,19 +50,23 @@ class Backoff:
 
 class _SSEClient(sseclient.SSEClient):
     def _read(self) -> Iterator[bytes]:
-        # Unlike the parent, drop a trailing event that the end of the stream cut short
-        # (the SSE spec discards it), and decode invalid UTF-8 with replacement characters.
-        data = b""
+        # The parent joins each chunk's lines one by one onto a growing bytes object; here
+        # a chunk is cut at its blank lines in one pass, which keeps the reader off the
+        # profile at 40,000 events/s. Unlike the parent, drop a trailing event that the end
+        # of the stream cut short (the SSE spec discards it), and decode invalid UTF-8 with
+        # replacement characters.
+        pending = b""
         for chunk in self._event_source:
-            for line in chunk.splitlines(True):
-                data += line
-                if data.endswith((b"\r\r", b"\n\n", b"\r\n\r\n")):
-                    try:
-                        data.decode("utf-8")
-                    except UnicodeDecodeError:
-                        data = data.decode("utf-8", "replace").encode("utf-8")
-                    yield data
-                    data = b""
+            data = pending + chunk
+            events = _BLANK_LINE.split(data) if b"\r" in data else data.split(b"\n\n")
+            pending = events.pop()
+            try:
+                # One check for the whole chunk; final=False leaves a character that the
+                # chunk cut in two to the next round, where it is whole.
+                codecs.utf_8_decode(data, "strict", False)
+            except UnicodeDecodeError:
+                events = [event.decode("utf-8", "replace").encode("utf-8") for event in events]
+            yield from events
 
 
 class StreamReader:

@@ -188,3 +188,47 @@ def test_a_full_buffer_drops_and_counts():
     kept = [collector.handle_event('{"tweet": {"timestamp": 1}}') for _ in range(3)]
     assert kept == [True, True, False]
     assert collector.dropped == 1
+
+
+def test_a_stored_row_holds_every_field_of_its_post():
+    """The binary COPY sends values as they are: tabs, backslashes, line separators, unicode."""
+    arrived_at = datetime(2031, 5, 4, 10, 30, 0, 123_456, tzinfo=UTC)
+    collector = StreamCollector(lambda: None, now=lambda: arrived_at)
+    data = json.dumps(
+        {
+            "tweet": {
+                "id": 7,
+                "timestamp": 1_700_000_000,
+                "post_id": "p\t1",
+                "content": "a\tb\\c\nd\u2028e 東京 🌞",
+                "link": "https://example.com/x",
+                "favorites": 643,
+                "retweets": 0,
+                "views": 2**63 - 1,
+                "saves": 5.0,
+            }
+        },
+        ensure_ascii=False,
+    )
+    assert collector.handle_event(data)
+    assert collector.flush()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT arrived_at, post_type, upstream_id, post_id, created_ts, likes, comments,"
+            " favorites, retweets, metrics, text, link FROM ingestion_post"
+        )
+        ((*row, metrics_text, text, link),) = cursor.fetchall()
+        assert (*row, json.loads(metrics_text), text, link) == (
+            arrived_at,
+            "tweet",
+            7,
+            "p\t1",
+            1_700_000_000,
+            None,
+            None,
+            643,
+            0,
+            {"views": 2**63 - 1, "saves": 5},
+            "a\tb\\c\nd\u2028e 東京 🌞",
+            "https://example.com/x",
+        )

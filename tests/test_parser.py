@@ -37,6 +37,16 @@ REJECTED = [
     ('{"tweet": {"timestamp": null}}', "invalid_timestamp"),
     ('{"tweet": {"timestamp": 1e30}}', "invalid_timestamp"),
     ('{"tweet": {"timestamp": 99999999999999999999}}', "invalid_timestamp"),
+    # orjson refuses these and json.loads (the fallback) decides: the verdicts are json's.
+    ('{"tweet": {"timestamp": NaN}}', "invalid_timestamp"),
+    ('{"tweet": {"timestamp": Infinity}}', "invalid_timestamp"),
+    ('{"tweet": {"timestamp": -Infinity}}', "invalid_timestamp"),
+    ('{"tweet": {"timestamp": 1e400}}', "invalid_timestamp"),
+    ('{"tweet": {"timestamp": 18446744073709551616}}', "invalid_timestamp"),
+    # orjson reads an integer below -2**63 as a float: still out of range.
+    ('{"tweet": {"timestamp": -9223372036854775809}}', "invalid_timestamp"),
+    ('{"tweet": {"timestamp": 1, "x": ' + "[" * 1100 + "]" * 1100 + "}}", "invalid_json"),
+    ('{"tweet": {"timestamp": 1, "x": "\\ud800"}, "pin": {}}', "several_root_keys"),
 ]
 
 
@@ -95,6 +105,11 @@ CARRIED = [
     ([1], None),
     ({"n": 1}, None),
     (2**63, None),
+    (2**64, None),
+    (-(2**63) - 1, None),
+    (float("nan"), None),
+    (float("inf"), None),
+    (1e400, None),
 ]
 
 
@@ -103,6 +118,17 @@ def test_a_dimension_is_carried_only_as_a_non_negative_integer(value, carried):
     post = parse_event(json.dumps({"tweet": {"timestamp": 1, "likes": value, "views": value}}))
     assert post.likes == carried
     assert post.metrics.get("views") == carried
+
+
+def test_nesting_up_to_1000_levels_is_json():
+    """orjson's limit (1024 levels), where json.loads stopped at Python's recursion limit."""
+    nested = "[" * 1000 + "]" * 1000
+    assert parse_event(f'{{"tweet": {{"timestamp": 1, "x": {nested}}}}}').created_ts == 1
+
+
+def test_duplicate_keys_keep_the_last_value():
+    post = parse_event('{"tweet": {"timestamp": 1, "timestamp": 2, "likes": 3, "likes": 4}}')
+    assert (post.created_ts, post.likes) == (2, 4)
 
 
 def test_an_integral_float_timestamp_counts():
