@@ -1,17 +1,34 @@
-"""Realtime analysis: a fresh upstream connection, read until the window's deadline."""
+"""Realtime analysis: the live upstream stream, read once per process, counted per window.
+
+Parsing is what costs: one thread per window, each parsing its own copy of the stream, falls
+behind its socket when many windows are open (the GIL runs one parse at a time). So the
+windows open at the same time on one URL share one connection, read by one thread that
+parses each event once into a compact log; a window is the slice of that log between its
+start and its deadline.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from datetime import timedelta
+from typing import ClassVar
 
 from analysis import metrics
 from analysis.percentiles import percentiles
 from analysis.results import Analysis, NoDataError
-from ingestion.parser import RejectedEvent, parse_event
-from ingestion.stream import StreamReader
+from ingestion.parser import DIMENSIONS, Post, RejectedEvent, parse_event
+from ingestion.stream import Backoff, StreamReader
+
+NOT_CARRIED = -1  # a dimension's value in the log when the post does not carry it
+
+
+def unix_time(moment: float) -> float:
+    """Return the wall-clock time of a time.monotonic() moment."""
+    return time.time() - (time.monotonic() - moment)
 
 
 class UpstreamUnavailableError(Exception):
@@ -23,7 +40,7 @@ class RealtimeBusyError(Exception):
 
 
 class RealtimeSlots:
-    """A process-wide cap on concurrent realtime windows (each holds an upstream connection)."""
+    """A process-wide cap on concurrent realtime windows."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -46,8 +63,117 @@ class RealtimeSlots:
         self._semaphore.release()
 
 
+class SharedStream:
+    """One upstream connection per URL, shared by the realtime windows open on it.
+
+    The first window to join opens it: a thread reads the stream with the collector's
+    StreamReader (reconnecting inside the windows) and appends each post, parsed once, to a
+    log of columns ordered by read time. The last window to leave stops the reader; its
+    connection closes at the next event and a later window opens a new one.
+    """
+
+    # Records read up to this long before the oldest open window's start are kept: a request
+    # takes its start a moment before it joins, and must still find what was read meanwhile.
+    TRIM_GRACE = 1.0
+
+    _open: ClassVar[dict[str, SharedStream]] = {}
+    _open_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.url = url
+        self.clock = clock
+        # A 1 s back-off cap: a cut must be retried inside windows as short as a few seconds.
+        self.reader = StreamReader(url, clock=clock, backoff=Backoff(cap=1.0))
+        self.lock = threading.Lock()
+        self.starts: list[float] = []  # of the windows open on this stream
+        self.read_at = array("d")
+        self.created = array("q")
+        self.post_types: list[str] = []
+        self.values = {name: array("q") for name in DIMENSIONS}
+        self.dropped = 0  # records trimmed from the front: log position = dropped + index
+        # The reader's (connections, reconnects) when it last read an event, see connected().
+        self.seen = (0, -1)
+        self.thread = threading.Thread(target=self.read, name=f"realtime {url}", daemon=True)
+
+    @classmethod
+    def join(
+        cls, url: str, start: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> SharedStream:
+        """Return the stream open on `url` (opening it if none is) with a window from `start`."""
+        with cls._open_lock:
+            stream = cls._open.get(url)
+            if stream is None:
+                stream = cls._open[url] = cls(url, clock=clock)
+                stream.thread.start()
+            with stream.lock:
+                stream.starts.append(start)
+        return stream
+
+    def leave(self, start: float) -> None:
+        """Forget the window from `start`; trim the log, or stop reading if it was the last."""
+        with SharedStream._open_lock, self.lock:
+            self.starts.remove(start)
+            if self.starts:
+                self._trim(min(min(self.starts), self.clock() - self.TRIM_GRACE))
+                return
+            del SharedStream._open[self.url]
+        self.reader.stop()
+
+    def read(self) -> None:
+        """Parse each event once and log its post, until stopped (the reader thread's loop)."""
+        reader = self.reader
+        for event in reader.events():
+            try:
+                post = parse_event(event.data)
+            except RejectedEvent:
+                post = None
+            with self.lock:
+                self.seen = (reader.connections, reader.reconnects)
+                if post is not None:
+                    self._append(post)
+
+    def connected(self) -> bool:
+        """Say whether a connection is up now, from the reader's counters.
+
+        `connections` counts connections made, `reconnects` attempts ended. The attempt that
+        delivered the last event was up; one is up now if no attempt ended since, or if every
+        attempt ended since was a connection and so is the current one. (A connection made
+        after failed attempts is seen only when it delivers an event.)
+        """
+        with self.lock:
+            connections, attempts = self.seen
+            return self.reader.reconnects - attempts == self.reader.connections - connections
+
+    def posts(self, start: float, end: float, dimension: str) -> tuple[range, array, array]:
+        """Return the log positions, creation times and `dimension` values read in [start, end]."""
+        with self.lock:
+            first = bisect_left(self.read_at, start)
+            last = bisect_right(self.read_at, end)
+            return (
+                range(self.dropped + first, self.dropped + last),
+                self.created[first:last],
+                self.values[dimension][first:last],
+            )
+
+    def _append(self, post: Post) -> None:
+        # Read time under the lock: a window that has counted sees no later record before it.
+        self.read_at.append(self.clock())
+        self.created.append(post.created_ts)
+        self.post_types.append(post.post_type)
+        for name, column in self.values.items():
+            value = getattr(post, name)
+            column.append(NOT_CARRIED if value is None else value)
+
+    def _trim(self, before: float) -> None:
+        count = bisect_left(self.read_at, before)
+        if count:
+            for column in (self.read_at, self.created, self.post_types, *self.values.values()):
+                del column[:count]
+            self.dropped += count
+
+
 class RealtimeWindow:
-    """Collect the posts read from `url` between start and start + duration."""
+    """The posts read from `url` between `started` and started + duration, on a shared stream."""
 
     def __init__(
         self,
@@ -57,46 +183,40 @@ class RealtimeWindow:
         duration: timedelta,
         started: float,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.url = url
         self.dimension = dimension
+        self.started = started
         self.deadline = started + duration.total_seconds()
         self.clock = clock
-        self.reader = StreamReader(url, clock=clock)
-        self.handled = 0
-        self.timestamps: list[int] = []
-        self.values: list[int] = []
+        self.sleep = sleep
+        self.counted = range(0)  # log positions of the posts counted, once run
 
     def run(self) -> Analysis:
-        """Read until the deadline (the reader closes its connection), then analyse."""
-        for event in self.reader.events(deadline=self.deadline):
-            if self.clock() > self.deadline:
-                break  # read after the deadline: not in the window
-            self.handle_event(event.data)
-        if self.reader.connections == 0:
-            raise UpstreamUnavailableError(self.reader.url)
-        return self.result()
-
-    def handle_event(self, data: str) -> None:
-        self.handled += 1
+        """Wait for the deadline on the shared stream, then analyse what was read in between."""
+        stream = SharedStream.join(self.url, self.started, clock=self.clock)
         try:
-            post = parse_event(data)
-        except RejectedEvent:
-            return
-        self.timestamps.append(post.created_ts)
-        value = getattr(post, self.dimension)
-        if value is not None:
-            self.values.append(value)
+            up_at_start = stream.connected()
+            connections = stream.reader.connections
+            while (remaining := self.deadline - self.clock()) > 0:
+                self.sleep(remaining)
+            self.counted, created, values = stream.posts(
+                self.started, self.deadline, self.dimension
+            )
+            reached = up_at_start or stream.reader.connections > connections
+        finally:
+            stream.leave(self.started)
+        if not created and not reached:
+            raise UpstreamUnavailableError(self.url)
+        return self.analyse(created, values)
 
-    def result(self) -> Analysis:
-        if not self.values:
+    def analyse(self, created: array, values: array) -> Analysis:
+        ordered = sorted(values)
+        carried = ordered[bisect_left(ordered, 0) :]
+        if not carried:
             raise NoDataError(self.dimension)
-        p = percentiles(self.values)
+        p = percentiles(carried)
         return Analysis(
-            self.dimension,
-            len(self.timestamps),
-            min(self.timestamps),
-            max(self.timestamps),
-            p["p50"],
-            p["p90"],
-            p["p99"],
+            self.dimension, len(created), min(created), max(created), p["p50"], p["p90"], p["p99"]
         )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 from analyzer_project.durations import format_duration, parse_duration
@@ -82,3 +82,49 @@ ANALYSIS_SCHEMA = {
         "likes_p99": 15000,
     },
 }
+
+
+UNIX_MILLISECONDS = r"^[0-9]+\.[0-9]{3}$"
+
+
+def _header(
+    name: str, description: str, *, required: bool, pattern: str | None = None
+) -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        str,
+        OpenApiParameter.HEADER,
+        required=required,
+        description=description,
+        pattern=pattern,
+        response=[200, 404, 502] if required else [200, 404],
+    )
+
+
+RESPONSE_HEADERS = [
+    _header(
+        "X-Window-Start",
+        "Start of the window the answer covers: Unix seconds with milliseconds, wall clock"
+        " (realtime: the request's start; historical: now - duration).",
+        required=True,
+        pattern=UNIX_MILLISECONDS,
+    ),
+    _header(
+        "X-Window-End",
+        "End of the window the answer covers, as X-Window-Start (realtime: the deadline,"
+        " start + duration; historical: the `now` the answer was computed at).",
+        required=True,
+        pattern=UNIX_MILLISECONDS,
+    ),
+    _header(
+        "X-Data-Age",
+        "Historical: seconds since the newest stored post arrived.",
+        required=False,
+    ),
+    _header(
+        "X-Data-Since",
+        "Historical: Unix time of the start of the data covered (the window start, or the"
+        " oldest stored post if later).",
+        required=False,
+    ),
+]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import timedelta
@@ -10,9 +11,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from analysis.percentiles import percentiles
-from analysis.realtime import RealtimeWindow
+from analysis.realtime import RealtimeWindow, unix_time
 from analysis.results import NoDataError
 from analysis.selectors import post_percentiles
+from analysis.views import realtime_slots
 from ingestion.parser import parse_event
 from tests.conftest import free_port, make_post, store
 
@@ -160,19 +162,17 @@ def test_no_post_carrying_the_dimension_is_a_404(client):
         post_percentiles(dimension="retweets", duration=timedelta(hours=1), now=timezone.now())
 
 
-def test_realtime_answers_exactly_the_events_read_inside_the_window(realtime):
+def test_realtime_answers_exactly_the_posts_read_inside_the_window(realtime):
     sim = realtime(rate=200, seed=11, malformed_every=9)
-    wall, started = time.time(), time.monotonic()
     window = RealtimeWindow(
-        sim.url, dimension="likes", duration=timedelta(seconds=1), started=started
+        sim.url, dimension="likes", duration=timedelta(seconds=1), started=time.monotonic()
     )
     result = window.run()
-    deadline = wall + 1.0
-    sent = [e for e in sim.sent if e.connection == 1]
-    counted, later = sent[: window.handled], sent[window.handled :]
-    assert counted[-1].sent_at <= deadline
-    assert not later or later[0].sent_at > deadline - 0.05
-    posts = [parse_event(e.data) for e in counted if e.valid]
+    sent = [e for e in sim.sent if e.connection == 1 and e.valid]
+    counted = sent[window.counted.start : window.counted.stop]
+    assert window.counted.start == 0  # the window opened the connection
+    assert counted[-1].sent_at <= unix_time(window.deadline)
+    posts = [parse_event(e.data) for e in counted]
     values = [p.likes for p in posts if p.likes is not None]
     assert result.as_dict() == {
         "total_posts": len(posts),
@@ -180,8 +180,45 @@ def test_realtime_answers_exactly_the_events_read_inside_the_window(realtime):
         "maximum_timestamp": max(p.created_ts for p in posts),
         **{f"likes_{k}": v for k, v in percentiles(values).items()},
     }
-    assert 150 <= len(posts) <= 200
-    assert 1.0 <= time.monotonic() - started < 1.3
+
+
+def window_of(response) -> tuple[float, float]:
+    start, end = response["X-Window-Start"], response["X-Window-End"]
+    assert re.fullmatch(r"[0-9]+\.[0-9]{3}", start) and re.fullmatch(r"[0-9]+\.[0-9]{3}", end)
+    return float(start), float(end)
+
+
+def test_realtime_answers_state_their_window(client, realtime):
+    realtime(rate=200)
+    before = time.time()
+    response = client.get("/analysis?duration=1s&dimension=likes")
+    after = time.time()
+    assert response.status_code == 200
+    start, end = window_of(response)
+    assert before - 0.001 <= start and end <= after + 0.001
+    assert end - start == pytest.approx(1, abs=0.0015)
+
+
+def test_historical_answers_state_the_window_they_were_computed_for(client):
+    store((timezone.now() - timedelta(seconds=30), make_post(likes=1)))
+    before = time.time()
+    answered = client.get("/analysis?duration=2m&dimension=likes")
+    missing = client.get("/analysis?duration=2m&dimension=retweets")
+    after = time.time()
+    for response in (answered, missing):
+        start, end = window_of(response)
+        assert before - 0.001 <= end <= after + 0.001
+        assert end - start == pytest.approx(120, abs=0.0015)
+    assert missing.status_code == 404
+
+
+def test_answers_without_a_window_state_none(client, settings):
+    assert "X-Window-Start" not in client.get("/analysis?duration=4s&dimension=likes")
+    settings.REALTIME_MAX_CONCURRENT = 1
+    with realtime_slots(1):
+        busy = client.get("/analysis?duration=5s&dimension=likes")
+    assert busy.status_code == 503
+    assert "X-Window-Start" not in busy
 
 
 def test_both_modes_give_byte_identical_json_for_the_same_posts(client, realtime):
@@ -204,6 +241,8 @@ def test_an_unreachable_upstream_is_a_502_within_the_window(client, settings):
     response = client.get("/analysis?duration=1s&dimension=likes")
     assert response.status_code == 502
     assert "upstream" in response.json()["error"]
+    start, end = window_of(response)
+    assert end - start == pytest.approx(1, abs=0.0015)
     assert time.monotonic() - started < 1.5
 
 

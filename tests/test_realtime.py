@@ -1,0 +1,160 @@
+"""Realtime windows on a shared upstream connection, against a real simulator."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from analysis.percentiles import percentiles
+from analysis.realtime import RealtimeWindow, SharedStream, UpstreamUnavailableError, unix_time
+from ingestion.parser import parse_event
+from tests.conftest import free_port
+
+
+def window(url: str, dimension: str, seconds: float) -> RealtimeWindow:
+    """A window starting now, as a request's would."""
+    return RealtimeWindow(
+        url, dimension=dimension, duration=timedelta(seconds=seconds), started=time.monotonic()
+    )
+
+
+def run_later(url: str, windows: list[tuple[float, tuple[str, float]]]) -> list:
+    """Open each (delay, (dimension, seconds)) window after its delay, each in its thread;
+    return the (window, answer) pairs in order once all have answered."""
+    answers: list = [None] * len(windows)
+
+    def run(index: int, delay: float, dimension: str, seconds: float) -> None:
+        time.sleep(delay)
+        opened = window(url, dimension, seconds)
+        answers[index] = (opened, opened.run())
+
+    threads = [
+        threading.Thread(target=run, args=(index, delay, *spec))
+        for index, (delay, spec) in enumerate(windows)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def sent_posts(sim) -> list:
+    """The complete valid events the simulator sent, connection after connection: the log's
+    positions, since a client reads the connections one after the other."""
+    return sorted((e for e in sim.sent if e.valid and e.complete), key=lambda e: e.connection)
+
+
+def expected(events, dimension: str) -> dict[str, int]:
+    """The answer for these sent events, computed from the simulator's side."""
+    posts = [parse_event(event.data) for event in events]
+    values = [getattr(post, dimension) for post in posts]
+    return {
+        "total_posts": len(posts),
+        "minimum_timestamp": min(post.created_ts for post in posts),
+        "maximum_timestamp": max(post.created_ts for post in posts),
+        **{
+            f"{dimension}_{name}": value
+            for name, value in percentiles([v for v in values if v is not None]).items()
+        },
+    }
+
+
+def reader_threads(url: str) -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == f"realtime {url}"]
+
+
+def test_a_window_that_starts_while_another_is_open_shares_its_connection(simulator):
+    sim = simulator(rate=200, seed=21, malformed_every=9, record=True)
+    (first, first_answer), (second, second_answer) = run_later(
+        sim.url, [(0, ("likes", 2)), (0.5, ("comments", 1))]
+    )
+    assert sim.connections == 1
+    sent = sent_posts(sim)
+    # The first window opened the connection: it counts from its first post; the second
+    # joined half-way and counts a part of the same posts, the ones read in its interval.
+    assert first.counted.start == 0 < second.counted.start < second.counted.stop
+    assert second.counted.stop <= first.counted.stop
+    for opened, answer in ((first, first_answer), (second, second_answer)):
+        counted = sent[opened.counted.start : opened.counted.stop]
+        assert answer.as_dict() == expected(counted, opened.dimension)
+        assert counted[-1].sent_at <= unix_time(opened.deadline)  # sent before it was read
+
+
+def test_the_last_window_to_leave_closes_the_connection(simulator, caplog):
+    sim = simulator(rate=200, seed=22, record=True)
+    caplog.set_level("INFO", logger="ingestion.simulator")
+    window(sim.url, "likes", 1).run()
+    for thread in reader_threads(sim.url):
+        thread.join(timeout=5)
+    assert not reader_threads(sim.url)
+    for _ in range(50):  # the simulator notices at its next write
+        if "connection 1 closed" in caplog.text:
+            break
+        time.sleep(0.1)
+    assert "connection 1 closed" in caplog.text and "client gone" in caplog.text
+    later = window(sim.url, "likes", 1)
+    answer = later.run()
+    assert sim.connections == 2
+    assert later.counted.start == 0  # a new log for the new connection
+    on_second = [event for event in sent_posts(sim) if event.connection == 2]
+    assert answer.as_dict() == expected(on_second[: later.counted.stop], "likes")
+
+
+def test_an_upstream_cut_while_several_windows_are_open_reconnects_them_all(simulator):
+    sim = simulator(rate=200, seed=23, drop_after=0.5, retry_ms=50, record=True)
+    answers = run_later(sim.url, [(0, ("likes", 2)), (0.2, ("comments", 2)), (0.4, ("likes", 1.5))])
+    assert sim.connections >= 2
+    sent = sent_posts(sim)
+    for opened, answer in answers:
+        counted = sent[opened.counted.start : opened.counted.stop]
+        assert {event.connection for event in counted} >= {1, 2}
+        assert answer.as_dict() == expected(counted, opened.dimension)
+
+
+def test_an_unreachable_upstream_fails_the_window(simulator):
+    url = f"http://127.0.0.1:{free_port()}/stream"
+    with pytest.raises(UpstreamUnavailableError):
+        window(url, "likes", 1).run()
+
+
+class ManualClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wait_for_records(stream: SharedStream, read_at: float) -> None:
+    for _ in range(100):
+        if stream.read_at and stream.read_at[-1] == read_at:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no post read at {read_at}")
+
+
+def test_the_log_keeps_only_what_open_windows_can_count(simulator):
+    sim = simulator(rate=200, seed=24)
+    clock = ManualClock(100.0)
+    stream = SharedStream.join(sim.url, 100.0, clock=clock)
+    wait_for_records(stream, 100.0)
+    clock.now = 110.0
+    assert SharedStream.join(sim.url, 110.0, clock=clock) is stream
+    wait_for_records(stream, 110.0)
+    early = stream.read_at.tolist().count(100.0)
+    clock.now = 120.0
+    stream.leave(100.0)
+    # Everything read before the open window's start is gone, nothing after it.
+    assert stream.dropped == early
+    assert stream.read_at[0] == 110.0
+    assert len(stream.created) == len(stream.post_types) == len(stream.read_at)
+    positions, created, values = stream.posts(110.0, 120.0, "likes")
+    assert positions.start == early and len(created) == len(values) == len(positions)
+    stream.leave(110.0)
+    reopened = SharedStream.join(sim.url, 130.0, clock=clock)
+    assert reopened is not stream
+    reopened.leave(130.0)
