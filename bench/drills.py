@@ -277,7 +277,7 @@ def load(url: str, posts: int = 1_000_000, clients: int = 200) -> None:
     loaded = time.monotonic() - started
     sim = StreamSimulator(rate=100)
     sim.start()
-    stack = Stack(url)
+    stack = Stack(url, REALTIME_MAX_CONCURRENT="32")  # the cap this drill goes over
     try:
         web = stack.web(STREAM_URL=sim.url)
         queries = [f"duration={d}&dimension={m}" for d in ("2m", "1h", "6h", "24h")
