@@ -1,28 +1,39 @@
 """Historical /analysis latency next to the single percentile_disc statement, same rows.
 
 Usage: python bench/historical.py --database NAME [--runs 5]
-NAME is a database loaded by `bench/load.py --keep NAME`. The clock is pinned just after
-the newest post, so both paths see the same rows; every answer of /analysis (Django's
-test Client, the whole view) is compared with the reference statement, and any
-difference is printed and makes the exit status 1.
+       python bench/historical.py --stream-rate 10000 [--preload 6m] [--runs 5]
+With --database, NAME is a database loaded by `bench/load.py --keep NAME`, and the clock is
+pinned just after the newest post. With --stream-rate, a throw-away database gets
+`--preload` worth of posts at that rate (bench/load.py's loader), then `simulate_stream`
+and `collect_stream` run at that rate while the windows are asked, the clock pinned 3 s in
+the past at each call so that every row of the window is committed. Either way both paths
+see the same rows; every answer of /analysis (Django's test Client, the whole view) is
+compared with the reference statement, and any difference is printed and makes the exit
+status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import subprocess
 import sys
 import time
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
-from common import machine, median, server_url, with_database
+from common import bench_database, free_port, machine, manage, median, server_url, with_database
 
-WINDOWS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "6h": timedelta(hours=6)}
-WINDOWS["24h"] = timedelta(hours=24)
+from analyzer_project.durations import parse_duration
+
+WINDOWS = ("5m", "1h", "6h", "24h")
+STREAM_WINDOWS = ("2m", "5m", "1h", "24h")
 
 
-def timed(call, runs: int) -> tuple[float, object]:
+def timed(call: Callable[[], object], runs: int) -> tuple[float, object]:
     """Return the median milliseconds of `runs` calls (after one warm-up) and the result."""
     result = call()
     times = []
@@ -33,7 +44,7 @@ def timed(call, runs: int) -> tuple[float, object]:
     return median(times), result
 
 
-def expected_answer(dimension: str, duration: timedelta, now) -> tuple[int, dict]:
+def expected_answer(dimension: str, duration: timedelta, now: datetime) -> tuple[int, dict]:
     from analysis.selectors import post_percentiles_reference
 
     total, minimum, maximum, carried, values = post_percentiles_reference(
@@ -46,53 +57,133 @@ def expected_answer(dimension: str, duration: timedelta, now) -> tuple[int, dict
     return 200, {**body, **dict(zip(names, values, strict=True))}
 
 
-def compare(label: str, dimension: str, duration: timedelta, now, runs: int) -> bool:
-    """Time both paths for one window and dimension; print a line; return whether equal."""
+def compare(label: str, dimension: str, clock: Callable[[], datetime], runs: int) -> bool:
+    """Time both paths for one window and dimension; print a line; return whether equal.
+
+    Each timed /analysis call reads the clock once; its answer is checked against the
+    reference statement for that same `now`.
+    """
     from django.test import Client
 
-    client = Client()
-    api_ms, response = timed(
-        lambda: client.get(f"/analysis?duration={label}&dimension={dimension}"), runs
-    )
-    raw_ms, expected = timed(lambda: expected_answer(dimension, duration, now), runs)
-    got = (response.status_code, response.json() if response.status_code == 200 else {})
-    same = got == expected
+    client, duration, differences = Client(), parse_duration(label), []
+    api_ms, raw_ms, posts = [], [], 0
+    for _ in range(runs + 1):  # the first is a warm-up
+        now = clock()
+        with mock.patch("django.utils.timezone.now", return_value=now):
+            started = time.perf_counter()
+            response = client.get(f"/analysis?duration={label}&dimension={dimension}")
+            api_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        expected = expected_answer(dimension, duration, now)
+        raw_ms.append((time.perf_counter() - started) * 1000)
+        got = (response.status_code, response.json() if response.status_code == 200 else {})
+        posts = expected[1].get("total_posts", 0)
+        if got != expected:
+            differences.append(f"     now {now}: /analysis {got}\n     reference: {expected}")
+    api, raw = median(api_ms[1:]), median(raw_ms[1:])
     print(
-        f"{label:>4} {dimension:<9} /analysis {api_ms:8.1f} ms   percentile_disc {raw_ms:8.1f} ms"
-        f"   ×{raw_ms / api_ms:6.1f}   {'same' if same else 'DIFFERENT'}"
-        f"   n={expected[1].get('total_posts', 0):,}",
+        f"{label:>4} {dimension:<9} /analysis {api:8.1f} ms   percentile_disc {raw:8.1f} ms"
+        f"   ×{raw / api:6.1f}   {'DIFFERENT' if differences else 'same'}   n={posts:,}",
         flush=True,
     )
-    if not same:
-        print(f"     /analysis: {got}\n     reference: {expected}")
-    return same
+    print("\n".join(differences), end="\n" if differences else "")
+    return not differences
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", required=True, help="a database kept by bench/load.py")
-    parser.add_argument("--runs", type=int, default=5)
-    options = parser.parse_args()
-    os.environ["DATABASE_URL"] = with_database(server_url(), options.database)
+def run(windows: tuple[str, ...], clock: Callable[[], datetime], runs: int) -> bool:
+    results = [
+        compare(label, dimension, clock, runs)
+        for label in windows
+        for dimension in ("likes", "comments", "favorites", "retweets")
+    ]
+    if not all(results):
+        print(f"{results.count(False)} answer(s) differ from percentile_disc")
+    return all(results)
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analyzer_project.settings")
     import django
 
     django.setup()
+
+
+def stored(runs: int) -> bool:
+    """Windows over a loaded database, the clock just after its newest post."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT max(arrived_at), count(*) FROM ingestion_post")
         newest, posts = cursor.fetchone()
     now = newest + timedelta(milliseconds=500)
-    print(f"historical benchmark on {machine()}: {posts:,} posts, median of {options.runs} runs")
-    with mock.patch("django.utils.timezone.now", return_value=now):
-        results = [
-            compare(label, dimension, duration, now, options.runs)
-            for label, duration in WINDOWS.items()
-            for dimension in ("likes", "comments", "favorites", "retweets")
-        ]
-    if not all(results):
-        sys.exit(f"{results.count(False)} answer(s) differ from percentile_disc")
+    print(f"historical benchmark on {machine()}: {posts:,} posts, median of {runs} runs")
+    return run(WINDOWS, lambda: now, runs)
+
+
+@contextlib.contextmanager
+def streaming(url: str, rate: int) -> Iterator[None]:
+    """Run simulate_stream and collect_stream at `rate` posts/s until the block ends."""
+    port, quiet = free_port(), {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    processes = [
+        manage("simulate_stream", "--port", str(port), "--rate", str(rate),
+               database_url=url, wait=False, **quiet),
+        manage("collect_stream", "--url", f"http://127.0.0.1:{port}/stream",
+               database_url=url, wait=False, **quiet),
+    ]  # fmt: skip
+    try:
+        yield
+    finally:
+        for process in reversed(processes):
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+
+
+def with_stream(rate: int, preload: timedelta, runs: int) -> bool:
+    """Windows over `preload` of posts at `rate`, with the stream running at that rate."""
+    import load
+
+    with bench_database("sa_bench_historical_stream") as url:
+        setup_django(url)
+        from django.db import connection
+
+        posts = int(rate * preload.total_seconds())
+        load.load(posts, pool_size=50_000, batch_size=20_000, span=preload)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        connection.close()
+        with streaming(url, rate):
+            time.sleep(10)  # the collector connects and reaches its pace
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM ingestion_post")
+                stored_posts = cursor.fetchone()[0]
+            print(
+                f"historical benchmark on {machine()}: {stored_posts:,} posts, a stream of"
+                f" {rate:,} posts/s running, median of {runs} runs"
+            )
+            ok = run(STREAM_WINDOWS, lambda: datetime.now(UTC) - timedelta(seconds=3), runs)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM ingestion_post")
+                print(f"stream: {cursor.fetchone()[0] - stored_posts:,} posts stored meanwhile")
+        connection.close()
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--database", help="a database kept by bench/load.py")
+    source.add_argument("--stream-rate", type=int, help="posts/s of a running stream")
+    parser.add_argument("--preload", default="6m", help="with --stream-rate: data loaded first")
+    parser.add_argument("--runs", type=int, default=5)
+    options = parser.parse_args()
+    if options.database:
+        setup_django(with_database(server_url(), options.database))
+        ok = stored(options.runs)
+    else:
+        ok = with_stream(options.stream_rate, parse_duration(options.preload), options.runs)
+    if not ok:
+        sys.exit(1)
     print("every answer equals percentile_disc")
 
 

@@ -37,9 +37,11 @@ def make_pool(size: int, seed: int) -> list:
     return pool
 
 
-def batches(pool: list, *, total: int, start: datetime, size: int) -> Iterator[list]:
+def batches(
+    pool: list, *, total: int, start: datetime, size: int, span: timedelta = DAY
+) -> Iterator[list]:
     """Yield batches of (arrival, post): arrivals in order, evenly spread with jitter."""
-    step, rng = DAY / total, random.Random(1)
+    step, rng = span / total, random.Random(1)
     batch = []
     for i in range(total):
         post, lag = pool[i % len(pool)]
@@ -53,18 +55,18 @@ def batches(pool: list, *, total: int, start: datetime, size: int) -> Iterator[l
         yield batch
 
 
-def load(total: int, *, pool_size: int, batch_size: int) -> float:
-    """Load `total` posts arriving over the 24 h before now; return posts/s."""
+def load(total: int, *, pool_size: int, batch_size: int, span: timedelta = DAY) -> float:
+    """Load `total` posts arriving over the `span` before now; return posts/s."""
     from ingestion.partitions import ensure_partitions
     from ingestion.services import posts_ingest
 
     started = time.monotonic()
     pool = make_pool(min(pool_size, total), seed=7)
     print(f"pool of {len(pool):,} posts made in {time.monotonic() - started:.1f} s", flush=True)
-    start = datetime.now(UTC) - DAY
-    ensure_partitions(now=start, ahead=DAY + timedelta(hours=2))
+    start = datetime.now(UTC) - span
+    ensure_partitions(now=start, ahead=span + timedelta(hours=2))
     loaded, started, shown = 0, time.monotonic(), time.monotonic()
-    for batch in batches(pool, total=total, start=start, size=batch_size):
+    for batch in batches(pool, total=total, start=start, size=batch_size, span=span):
         loaded += posts_ingest(posts=batch)
         if time.monotonic() - shown >= 5 or loaded == total:
             shown, elapsed = time.monotonic(), time.monotonic() - started
