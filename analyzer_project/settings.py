@@ -62,6 +62,12 @@ def process_name() -> str:
     return program or "python"
 
 
+def is_web() -> bool:
+    """Whether this process serves the API (gunicorn, runserver): its threads share a pool."""
+    program = Path(sys.argv[0]).name
+    return program == "gunicorn" or (program == "manage.py" and sys.argv[1:2] == ["runserver"])
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 DEVELOPMENT_SECRET_KEY = "insecure-development-key-set-DJANGO_SECRET_KEY"
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
@@ -126,6 +132,15 @@ else:
     from analyzer_project.embedded_db import embedded_database
 
     _database = embedded_database()
+# The web's threads (gunicorn's REALTIME_MAX_CONCURRENT + 16, runserver's one per request)
+# share one pool per process: a request holds a connection only while it runs, and waits up
+# to DATABASE_POOL_TIMEOUT for a free one instead of failing with PostgreSQL's "too many
+# clients". Other processes keep one connection per thread (DATABASE_CONN_MAX_AGE): the
+# collector and the scheduler are loops on one connection, which a pool would make wait
+# DATABASE_POOL_TIMEOUT per attempt during an outage, and the scheduler forks its workers,
+# which a pool's connections and threads do not survive.
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 20, minimum=1)
+DATABASE_POOL_TIMEOUT = env_duration("DATABASE_POOL_TIMEOUT", "10s")
 DATABASES = {
     "default": {
         **_database,
@@ -139,6 +154,13 @@ DATABASES = {
         },
     }
 }
+if is_web():
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pooled connection goes back after each request
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(4, DATABASE_POOL_MAX_SIZE),
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT.total_seconds(),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
