@@ -1,7 +1,7 @@
 """Historical throughput under a crowd, and the database connections the web holds.
 
 Usage: python bench/throughput.py [--clients 200] [--requests 3] [--rounds 3] [--rate 1000]
-           [--preload-minutes 60] [--runserver-requests 2000] [--scenario both]
+           [--preload-minutes 60] [--runserver-requests 2000] [--scenario both] [--py-spy FILE]
 Against a throw-away database on DATABASE_URL's server: starts `simulate_stream --rate`,
 `collect_stream` and the web, preloads the last --preload-minutes of posts at --rate posts/s
 through posts_ingest (bench/load.py's pool of simulator posts), so the 1 h window is full.
@@ -12,7 +12,9 @@ through posts_ingest (bench/load.py's pool of simulator posts), so the 1 h windo
   historical requests in all (durations 2m..24h), a new HTTP connection each: statuses.
 Both report the peak number of database connections the web process held (pg_stat_activity,
 application_name "stream-analyzer gunicorn" / "... runserver") and, for gunicorn, the CPU
-the load process used. Figures are per round, then medians. Exit status 1 on any non-200.
+the load process, the web worker and the machine used. With --py-spy FILE an extra first
+gunicorn round, not counted, is profiled. Figures are per round, then medians. Exit status 1
+on any non-200.
 """
 
 from __future__ import annotations
@@ -191,24 +193,17 @@ def cpu_seconds(pid: int | None = None) -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def gunicorn_round(url: str, port: int, worker: int, options: argparse.Namespace) -> dict:
+def gunicorn_round(
+    url: str, port: int, worker: int, options: argparse.Namespace, profile: str | None = None
+) -> dict:
     load = [sys.executable, __file__, "--fire", str(port), "--clients", str(options.clients),
             "--requests", str(options.requests)]  # fmt: skip
     profiler = None
-    if options.py_spy:
+    if profile:  # --nonblocking: stopping 272 threads 100 times a second would dominate
         profiler = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "py-spy"),
-                "record",
-                "-p",
-                str(worker),
-                "-f",
-                "raw",
-                "-o",
-                options.py_spy,
-            ],
-            **QUIET,
-        )
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking",
+             "-p", str(worker), "-f", "raw", "-o", profile], **QUIET,
+        )  # fmt: skip
         time.sleep(1)
     web_cpu, machine_cpu = cpu_seconds(worker), cpu_seconds()
     with ConnectionSampler(url, "stream-analyzer gunicorn") as sampler:
@@ -291,7 +286,9 @@ def main() -> None:
     parser.add_argument("--runserver-requests", type=int, default=2000)
     parser.add_argument("--scenario", choices=["gunicorn", "runserver", "both"], default="both")
     parser.add_argument(
-        "--py-spy", metavar="FILE", help="py-spy record the gunicorn worker into FILE (raw)"
+        "--py-spy",
+        metavar="FILE",
+        help="first an extra gunicorn round, py-spy recorded into FILE (raw)",
     )
     parser.add_argument("--fire", type=int, metavar="PORT", help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -313,6 +310,9 @@ def main() -> None:
                 worker = int(children[0]) if kind == "gunicorn" else web.pid
                 print(f"{kind}:", flush=True)
                 try:
+                    if kind == "gunicorn" and options.py_spy:
+                        print("  (profiled round, not counted)", flush=True)
+                        gunicorn_round(url, port, worker, options, profile=options.py_spy)
                     rounds = [
                         gunicorn_round(url, port, worker, options)
                         if kind == "gunicorn"
