@@ -32,28 +32,33 @@ from ingestion.parser import DIMENSIONS
 
 
 # Statements per dimension are built from the whitelist at import: input never reaches SQL
-# text. Aggregate rows of the whole periods of each span, nested as analysis/cover.py says.
-def _periods() -> str:
-    names = list(SPANS)  # finest first
-    periods = []
-    for name, coarser in zip(names, names[1:], strict=False):
-        periods += [
-            f"(span = %({name})s AND start >= %({name}_from)s AND start < %({coarser}_from)s)",
-            f"(span = %({name})s AND start >= %({coarser}_to)s AND start < %({name}_to)s)",
-        ]
-    last = names[-1]
-    periods.append(f"(span = %({last})s AND start >= %({last}_from)s AND start < %({last}_to)s)")
-    return " OR ".join(periods)
+# text. The whole periods of each span, nested as analysis/cover.py says:
+def _whole(name: str, coarser: str | None) -> str:
+    if coarser is None:
+        return f"(start >= %({name}_from)s AND start < %({name}_to)s)"
+    return (
+        f"(start >= %({name}_from)s AND start < %({coarser}_from)s"
+        f" OR start >= %({coarser}_to)s AND start < %({name}_to)s)"
+    )
 
 
-_PERIODS = _periods()
+_WHOLE = {"second": _whole("second", "minute"), "minute": _whole("minute", "hour")}
+_WHOLE["hour"] = _whole("hour", None)
 _PERIOD_BUCKETS = f"""
-    SELECT bucket, sum(n)::bigint FROM ingestion_bucketcount
-    WHERE dimension = %(dimension)s AND ({_PERIODS}) GROUP BY bucket
+    SELECT bucket, sum(n)::bigint FROM (
+        SELECT bucket, n FROM ingestion_bucketcount
+        WHERE dimension = %(dimension)s
+          AND (span = %(minute)s AND {_WHOLE["minute"]} OR span = %(hour)s AND {_WHOLE["hour"]})
+        UNION ALL
+        SELECT counted.bucket, counted.n
+        FROM ingestion_secondcount, unnest(buckets, counts) AS counted(bucket, n)
+        WHERE dimension = %(dimension)s AND {_WHOLE["second"]}
+    ) AS whole GROUP BY bucket
 """
 _PERIOD_SUMMARY = f"""
     SELECT coalesce(sum(posts), 0)::bigint, min(min_created_ts), max(max_created_ts)
-    FROM ingestion_periodsummary WHERE {_PERIODS}
+    FROM ingestion_periodsummary
+    WHERE {" OR ".join(f"span = %({name})s AND {whole}" for name, whole in _WHOLE.items())}
 """
 # The coverage: newest arrival up to now, oldest overall (index-only min/max lookups).
 _ARRIVALS = """

@@ -86,7 +86,8 @@ SIZES = """
     WHERE i.inhparent = 'ingestion_post'::regclass GROUP BY 1
     UNION ALL
     SELECT relname || ' (with indexes)', pg_total_relation_size(oid) FROM pg_class
-    WHERE relname IN ('ingestion_bucketcount', 'ingestion_periodsummary')
+    WHERE relname IN ('ingestion_bucketcount', 'ingestion_secondcount',
+                      'ingestion_periodsummary')
     ORDER BY 1
 """
 
@@ -100,8 +101,9 @@ def report_sizes(*, vacuum: bool) -> None:
         # percentile lookups be index-only scans; fresh statistics for the planner.
         cursor.execute("VACUUM ANALYZE" if vacuum else "ANALYZE")
         print(f"{'VACUUM ' if vacuum else ''}ANALYZE: {time.monotonic() - started:.1f} s")
-        cursor.execute("SELECT count(*) FROM ingestion_bucketcount")
-        print(f"bucket count rows: {cursor.fetchone()[0]:,}")
+        for table in ("bucketcount", "secondcount", "periodsummary"):
+            cursor.execute(f"SELECT count(*) FROM ingestion_{table}")
+            print(f"ingestion_{table} rows: {cursor.fetchone()[0]:,}")
         cursor.execute(SIZES)
         for name, size in cursor.fetchall():
             print(f"  {name:<58} {size / 2**20:>9,.1f} MB")

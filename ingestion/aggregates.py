@@ -3,10 +3,13 @@
 The historical percentiles (analysis/selectors.py) sum these counts instead of sorting
 every value of the window, then read one exact value per percentile from its bucket. The
 per-second level keeps the raw rows a window's edges must still read to under a second's
-worth, whatever the stream rate. posts_ingest writes them in the COPY's transaction, so any
-snapshot sees rows and counts agree. The bucket boundaries are defined here once and sent
-to SQL as an array: `width_bucket(value, BOUNDS)` and `bisect_right(BOUNDS, value)` are the
-same integer comparison, so Python and PostgreSQL always put a value in the same bucket.
+worth, whatever the stream rate; a second holds few posts of many values, so its counts are
+one sparse histogram per dimension (`ingestion_secondcount`), not a row per bucket as the
+minutes and hours have (`ingestion_bucketcount`). posts_ingest writes them all in the COPY's
+transaction, so any snapshot sees rows and counts agree. The bucket boundaries are defined
+here once and sent to SQL as an array: `width_bucket(value, BOUNDS)` and
+`bisect_right(BOUNDS, value)` are the same integer comparison, so Python and PostgreSQL
+always put a value in the same bucket.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from ingestion.parser import DIMENSIONS, INT64_MAX, Post
 from ingestion.partitions import floor
 
 MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
-SPANS = {"second": 1, "minute": 60, "hour": 3600}  # the `span` column: seconds a row covers
+# The `span` column: seconds a row covers (ingestion_bucketcount has minutes and hours only).
+SPANS = {"second": 1, "minute": 60, "hour": 3600}
 
 
 def _bounds() -> tuple[int, ...]:
@@ -42,9 +46,6 @@ BOUNDS = _bounds()
 def bucket_of(value: int) -> int:
     """Return the bucket of value: 1 + the index of the last boundary ≤ value."""
     return bisect_right(BOUNDS, value)
-
-
-_CREATED = attrgetter("created_ts")
 
 
 def bucket_range(bucket: int) -> tuple[int, int]:
@@ -70,7 +71,7 @@ def _count(posts: Iterable[tuple[datetime, Post]]) -> dict[int, tuple[Counter, d
             values = [v for v in map(attrgetter(dimension), group) if v is not None]
             for bucket, n in Counter(map(bucket_of, values)).items():
                 buckets[second, dimension, bucket] = n
-        created = list(map(_CREATED, group))
+        created = [post.created_ts for post in group]
         summaries[second] = [len(group), min(created), max(created)]
     counts = {SPANS["second"]: (buckets, summaries)}
     for name, period in (("minute", MINUTE), ("hour", HOUR)):
@@ -91,16 +92,23 @@ def _roll_up(buckets: Counter, summaries: dict, period: timedelta) -> tuple[Coun
     return rolled, totals
 
 
-def _rows(counts: dict[int, tuple[Counter, dict]]) -> tuple[list[tuple], list[tuple]]:
-    """Return bucket rows and summary rows of every span, sorted."""
-    bucket_rows, summary_rows = [], []
-    for span, (buckets, summaries) in counts.items():
-        bucket_rows += [(span, d, start, b, n) for (start, d, b), n in buckets.items()]
-        summary_rows += [(span, start, *summary) for start, summary in summaries.items()]
-    # Sorted: two writers (a standby taking over, a bulk load) then lock rows in one order.
-    return sorted(bucket_rows), sorted(summary_rows)
-
-
+# Rows arrive sorted: two writers (a standby taking over, a bulk load) lock them in one order.
+_ADD_SECONDS = """
+    INSERT INTO ingestion_secondcount (dimension, start, buckets, counts)
+    SELECT dimension, start, array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
+    FROM unnest(%s::varchar[], %s::timestamptz[], %s::smallint[], %s::integer[])
+         AS added(dimension, start, bucket, n)
+    GROUP BY dimension, start ORDER BY dimension, start
+    ON CONFLICT (dimension, start) DO UPDATE SET (buckets, counts) = (
+        SELECT array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
+        FROM (
+            SELECT bucket, sum(n)::integer AS n
+            FROM unnest(ingestion_secondcount.buckets || EXCLUDED.buckets,
+                        ingestion_secondcount.counts || EXCLUDED.counts) AS summed(bucket, n)
+            GROUP BY bucket
+        ) AS merged
+    )
+"""
 _ADD_BUCKETS = """
     INSERT INTO ingestion_bucketcount (span, dimension, start, bucket, n)
     SELECT * FROM unnest(%s::smallint[], %s::varchar[], %s::timestamptz[], %s::smallint[],
@@ -120,15 +128,25 @@ _ADD_SUMMARIES = """
 
 
 def aggregates_add(*, posts: Sequence[tuple[datetime, Post]]) -> None:
-    """Add posts to the minute and hour aggregates; call inside the transaction storing them."""
+    """Add posts to the aggregates of every span; call inside the transaction storing them."""
     if not posts:
         return
-    bucket_rows, summary_rows = _rows(_count(posts))
+    counts = _count(posts)
+    seconds, summaries = counts.pop(SPANS["second"]), []
+    second_rows = sorted((d, start, b, n) for (start, d, b), n in seconds[0].items())
+    bucket_rows = sorted(
+        (span, d, start, b, n)
+        for span, (buckets, _) in counts.items()
+        for (start, d, b), n in buckets.items()
+    )
+    for span, (_, by_start) in ((SPANS["second"], seconds), *counts.items()):
+        summaries += [(span, start, *summary) for start, summary in by_start.items()]
     # One statement per table whatever the batch size: columns travel as arrays.
     with connection.cursor() as cursor:
-        if bucket_rows:  # none when no post of the batch carries a dimension
+        if second_rows:  # none when no post of the batch carries a dimension
+            cursor.execute(_ADD_SECONDS, _columns(second_rows))
             cursor.execute(_ADD_BUCKETS, _columns(bucket_rows))
-        cursor.execute(_ADD_SUMMARIES, _columns(summary_rows))
+        cursor.execute(_ADD_SUMMARIES, _columns(sorted(summaries)))
 
 
 def _columns(rows: list[tuple]) -> list[list]:
@@ -136,8 +154,9 @@ def _columns(rows: list[tuple]) -> list[list]:
 
 
 def aggregates_delete_before(*, start: datetime) -> None:
-    """Delete the aggregates of the minutes and hours before start."""
-    # Small tables (a few rows per minute and dimension): a DELETE is cheap enough here.
+    """Delete the aggregates of the periods before start."""
+    # Small tables (a few rows per second, minute and dimension): a DELETE is cheap enough.
     with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingestion_secondcount WHERE start < %s", [start])
         cursor.execute("DELETE FROM ingestion_bucketcount WHERE start < %s", [start])
         cursor.execute("DELETE FROM ingestion_periodsummary WHERE start < %s", [start])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -45,14 +46,14 @@ class CollectorHeartbeat(models.Model):
 
 
 class BucketCount(models.Model):
-    """How many posts of one second, minute or hour (span 1, 60, 3600) carry a value of a bucket.
+    """How many posts of one minute (span 60) or hour (span 3600) carry a value of a bucket.
 
     Written with the posts by posts_ingest (ingestion/aggregates.py defines the buckets);
     read by the historical selector, which sums them instead of sorting the window's rows.
     """
 
     pk = models.CompositePrimaryKey("span", "dimension", "start", "bucket")
-    span = models.SmallIntegerField(help_text="Seconds covered: 1, 60 or 3600.")
+    span = models.SmallIntegerField(help_text="Seconds covered: 60 or 3600.")
     dimension = models.CharField(max_length=16)
     start = models.DateTimeField()
     bucket = models.SmallIntegerField()
@@ -63,6 +64,27 @@ class BucketCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dimension} bucket {self.bucket} of {self.span} s at {self.start}: {self.n}"
+
+
+class SecondCount(models.Model):
+    """How many posts of one second carry a value of each bucket: a sparse histogram.
+
+    A second holds few posts spread over many buckets, so one row per (dimension, second)
+    with parallel arrays (sorted by bucket) instead of a row per bucket: about 20 times
+    less storage at 100 posts/s. Written and read like BucketCount.
+    """
+
+    pk = models.CompositePrimaryKey("dimension", "start")
+    dimension = models.CharField(max_length=16)
+    start = models.DateTimeField()
+    buckets = ArrayField(models.SmallIntegerField())
+    counts = ArrayField(models.IntegerField())
+
+    class Meta:
+        db_table = "ingestion_secondcount"
+
+    def __str__(self) -> str:
+        return f"{self.dimension} at {self.start}: {sum(self.counts)} values"
 
 
 class PeriodSummary(models.Model):
