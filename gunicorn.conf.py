@@ -2,7 +2,9 @@
 
 One worker process per container: Prometheus metrics and the realtime cap are
 per-process, and replicas scale the web tier. Threads: one per realtime window the cap
-allows, plus headroom so historical requests never queue behind realtime ones.
+allows, plus headroom so historical requests never queue behind realtime ones. However many
+threads, they share the process's pool of DATABASE_POOL_MAX_SIZE database connections
+(analyzer_project/settings.py); realtime windows hold none.
 """
 
 import os
