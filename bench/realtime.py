@@ -1,11 +1,15 @@
-"""32 concurrent 5 s realtime requests against gunicorn, with web and collector RSS.
+"""Concurrent realtime windows against gunicorn, each answer checked against what was sent.
 
-Usage: python bench/realtime.py [--requests 32] [--seconds 5] [--rounds 3] [--rate 100]
-Starts `simulate_stream`, `collect_stream` and gunicorn as in docker-compose.yml (web
-config gunicorn.conf.py) against a throw-away database (on DATABASE_URL's server), fires
-the requests at once each round, and checks every answer: 200, a post count near rate ×
-seconds, and within seconds + 0.5 s. RSS of the web (gunicorn master and its worker) and
-collector processes is sampled every 100 ms throughout. Exit status 1 on any failure.
+Usage: python bench/realtime.py [--windows 32,256] [--seconds 5] [--rounds 3] [--rate 1000]
+Starts `simulate_stream --record FILE`, `collect_stream` and gunicorn as in
+docker-compose.yml (web config gunicorn.conf.py, REALTIME_MAX_CONCURRENT as in
+.env.example) against a throw-away database (on DATABASE_URL's server). Each round fires
+that many `duration=<seconds>s` requests at once and checks every answer: 200, within
+seconds + 0.2 s, and `total_posts` within 1 % of the posts the simulator sent during
+[X-Window-Start, X-Window-End] on the connection that served it (the one, not the
+collector's, with the most posts sent in that interval; the collector connects first, so
+it is connection 1). Peak RSS of the web worker and the collector is sampled every 100 ms
+for each number of windows. Exit status 1 on any failure.
 """
 
 from __future__ import annotations
@@ -16,27 +20,33 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common import ROOT, bench_database, free_port, machine, manage, median, rss_mb
 
-DIMENSIONS = ("likes", "comments", "favorites", "retweets")
+from ingestion.parser import DIMENSIONS
+
+COLLECTOR_CONNECTION = 1
+COUNT_TOLERANCE = 0.01
+LATENCY_SLACK = 0.2
 
 
-def get(url: str, timeout: float = 30) -> tuple[int, dict, float]:
-    """Return (status, JSON body, seconds taken)."""
-    started = time.monotonic()
+def get(url: str, timeout: float = 30) -> tuple[int, dict, dict, float, float]:
+    """Return (status, JSON body, headers, seconds taken, Unix time sent)."""
+    sent, started = time.time(), time.monotonic()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            status, body = response.status, json.load(response)
+            status, headers, body = response.status, response.headers, json.load(response)
     except urllib.error.HTTPError as error:
-        status, body = error.code, json.load(error)
-    return status, body, time.monotonic() - started
+        status, headers, body = error.code, error.headers, json.load(error)
+    return status, body, dict(headers), time.monotonic() - started, sent
 
 
 def wait_until_up(url: str, seconds: float = 30) -> None:
@@ -70,90 +80,149 @@ class RssSampler(threading.Thread):
                     self.peaks[name] = max(self.peaks[name], rss_mb(pid))
 
 
-def one_round(base: str, requests: int, seconds: int, rate: float) -> list[str]:
-    """Fire the requests at once; return the failures."""
+def sent_posts(record: Path) -> dict[int, list[tuple[float, int]]]:
+    """Return connection -> [(sent_at, posts)] from the simulator's record file."""
+    writes: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    with record.open() as lines:
+        for line in lines:
+            write = json.loads(line)
+            writes[write["connection"]].append((write["sent_at"], write["posts"]))
+    return writes
+
+
+def sent_in(writes: dict[int, list[tuple[float, int]]], start: float, end: float) -> int:
+    """Posts sent in [start, end] on the realtime connection that carried the most."""
+    return max(
+        (
+            sum(posts for sent_at, posts in connection if start <= sent_at <= end)
+            for number, connection in writes.items()
+            if number != COLLECTOR_CONNECTION
+        ),
+        default=0,
+    )
+
+
+def one_round(base: str, windows: int, seconds: int, record: Path) -> tuple[dict, list[str]]:
+    """Fire the windows at once; return the round's figures and its failures."""
     urls = [
-        f"{base}/analysis?duration={seconds}s&dimension={DIMENSIONS[i % 4]}"
-        for i in range(requests)
+        f"{base}/analysis?duration={seconds}s&dimension={DIMENSIONS[i % len(DIMENSIONS)]}"
+        for i in range(windows)
     ]
-    with ThreadPoolExecutor(requests) as pool:
+    with ThreadPoolExecutor(windows) as pool:
         answers = list(pool.map(get, urls))
-    failures, expected = [], rate * seconds
-    for url, (status, body, took) in zip(urls, answers, strict=True):
-        posts = body.get("total_posts", 0)
-        if status != 200 or not 0.7 * expected <= posts <= 1.1 * expected or took > seconds + 0.5:
-            failures.append(f"{url}: {status} {body} in {took:.2f} s")
-    took = sorted(answer[2] for answer in answers)
-    counts = sorted(answer[1].get("total_posts", 0) for answer in answers)
+    time.sleep(0.5)  # the record file has every write of the windows' intervals
+    writes = sent_posts(record)
+    failures, errors, late, after = [], [], [0.0], [0.0]
+    for url, (status, body, headers, took, asked) in zip(urls, answers, strict=True):
+        error = 1.0
+        if status == 200:
+            start, end = float(headers["X-Window-Start"]), float(headers["X-Window-End"])
+            sent = sent_in(writes, start, end)
+            error = (body["total_posts"] - sent) / max(sent, 1)
+            late.append(start - asked)
+            after.append(asked + took - end)
+        errors.append(error)
+        if status != 200 or abs(error) > COUNT_TOLERANCE or took > seconds + LATENCY_SLACK:
+            failures.append(f"{url}: {status} {body} in {took:.2f} s, count error {error:.2%}")
+    took = sorted(answer[3] for answer in answers)
+    figures = {
+        "statuses": dict(Counter(answer[0] for answer in answers)),
+        "min": took[0],
+        "median": median(took),
+        "max": took[-1],
+        "worst_error": max(errors, key=abs),
+        "late_start": max(late),
+        "after_end": max(after),
+    }
     print(
-        f"  {requests} requests: {sum(a[0] == 200 for a in answers)} × 200,"
-        f" latency min {took[0]:.2f} / median {median(took):.2f} / max {took[-1]:.2f} s,"
-        f" posts {counts[0]}..{counts[-1]}",
+        f"  {windows} windows: statuses {figures['statuses']}, latency min {took[0]:.3f} /"
+        f" median {figures['median']:.3f} / max {took[-1]:.3f} s,"
+        f" worst count error {figures['worst_error']:+.3%}; latest window start"
+        f" {figures['late_start']:.3f} s after its request was sent, latest answer"
+        f" {figures['after_end']:.3f} s after its window's end",
         flush=True,
     )
-    return failures
+    return figures, failures
 
 
-def start_processes(url: str, rate: float) -> tuple[dict[str, subprocess.Popen], int]:
+def start_processes(
+    url: str, rate: float, record: Path, cap: int
+) -> tuple[dict[str, subprocess.Popen], int]:
     stream_port, web_port = free_port(), free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     stream = f"http://127.0.0.1:{stream_port}/stream"
     processes = {
         "simulator": manage(
             "simulate_stream", "--port", str(stream_port), "--rate", str(rate),
-            database_url=url, wait=False, **quiet,
+            "--record", str(record), database_url=url, wait=False, **quiet,
         ),
         "collector": manage(
             "collect_stream", "--url", stream, database_url=url, wait=False, **quiet
         ),
-        "web": subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "analyzer_project.wsgi",
-             "--config", "gunicorn.conf.py"],
-            cwd=ROOT, env={**os.environ, "PORT": str(web_port), "DATABASE_URL": url,
-                           "STREAM_URL": stream}, **quiet,
-        ),
     }  # fmt: skip
+    time.sleep(1)  # the collector's connection is the simulator's connection 1
+    processes["web"] = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "analyzer_project.wsgi",
+         "--config", "gunicorn.conf.py"],
+        cwd=ROOT, env={**os.environ, "PORT": str(web_port), "DATABASE_URL": url,
+                       "STREAM_URL": stream, "REALTIME_MAX_CONCURRENT": str(cap)}, **quiet,
+    )  # fmt: skip
     return processes, web_port
+
+
+def summary(windows: int, rounds: list[dict], peaks: dict[str, float]) -> None:
+    print(
+        f"{windows} windows, medians of {len(rounds)} rounds: latency median"
+        f" {median([r['median'] for r in rounds]):.3f} s,"
+        f" max {median([r['max'] for r in rounds]):.3f} s,"
+        f" worst count error {median([abs(r['worst_error']) for r in rounds]):.3%};"
+        " peak RSS " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in peaks.items()),
+        flush=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=32)
+    parser.add_argument("--windows", default="32,256", help="concurrent windows per round")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=100, help="simulated events/s per client")
+    parser.add_argument("--rate", type=float, default=1000, help="simulated posts/s per client")
+    parser.add_argument("--cap", type=int, default=256, help="REALTIME_MAX_CONCURRENT")
     options = parser.parse_args()
-    print(f"realtime benchmark on {machine()}")
-    with bench_database("sa_bench7_realtime") as url:
-        processes, port = start_processes(url, options.rate)
+    levels = [int(level) for level in options.windows.split(",")]
+    print(f"realtime benchmark on {machine()}, stream {options.rate:g} posts/s")
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, bench_database("sa_bench7_realtime") as url:
+        record = Path(tmp) / "sent.jsonl"
+        processes, port = start_processes(url, options.rate, record, options.cap)
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until_up(f"{base}/healthz")
-            time.sleep(2)  # the collector connects and starts writing
+            time.sleep(2)  # the collector writes
             web = processes["web"].pid
-            sampler = RssSampler(
-                {
-                    "web master": [web],
-                    "web worker": children(web),
-                    "collector": [processes["collector"].pid],
-                }
-            )
-            sampler.start()
-            failures = []
-            for _ in range(options.rounds):
-                failures += one_round(base, options.requests, options.seconds, options.rate)
-            sampler.stopping.set()
-            sampler.join()
+            for windows in levels:
+                sampler = RssSampler(
+                    {"web worker": children(web), "collector": [processes["collector"].pid]}
+                )
+                sampler.start()
+                rounds = []
+                for _ in range(options.rounds):
+                    figures, failed = one_round(base, windows, options.seconds, record)
+                    rounds.append(figures)
+                    failures += failed
+                    time.sleep(1)  # the last window has closed the shared connection
+                sampler.stopping.set()
+                sampler.join()
+                summary(windows, rounds, sampler.peaks)
         finally:
             for process in processes.values():
                 process.send_signal(signal.SIGTERM)
             for process in processes.values():
                 process.wait(30)
-    print("peak RSS: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sampler.peaks.items()))
     if failures:
-        print("\n".join(failures))
+        print("\n".join(failures[:20]))
         sys.exit(f"{len(failures)} request(s) failed")
-    print("every request answered 200 with a sane count in time")
+    print("every answer: 200, within 1 % of what was sent in its window, in time")
 
 
 if __name__ == "__main__":
