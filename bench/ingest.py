@@ -3,10 +3,10 @@
 Usage: python bench/ingest.py [--rate 0] [--seconds 60] [--runs 3] [--warmup 5]
 Each run starts `simulate_stream --rate RATE` (0 = full speed; realistic 300-800 byte
 payloads) and `collect_stream` as separate processes against a fresh database, and over
-the measured window (after a warm-up) reports: committed posts/s, the collector's CPU (% of
-one core, utime+stime from /proc), the CPU of its PostgreSQL backend(s), the collector's
-peak RSS, and the posts dropped (from the collector's closing summary line). Prints each
-run and the medians.
+the measured window (after a warm-up) reports: posts/s sent (from the simulator's --record
+file) and committed, the collector's CPU (% of one core, utime+stime from /proc), the CPU
+of its PostgreSQL backend(s), the collector's peak RSS, and the posts dropped (from the
+collector's closing summary line). Prints each run and the medians.
 
 The collector's backend is found in pg_stat_activity by its application_name; it changes
 when DATABASE_CONN_MAX_AGE recycles the connection, so every backend seen is sampled each
@@ -16,6 +16,7 @@ when DATABASE_CONN_MAX_AGE recycles the connection, so every backend seen is sam
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -34,6 +35,7 @@ SAMPLE = 0.5  # seconds between samples of rows, CPU and RSS
 
 @dataclass
 class Run:
+    sent_per_s: float
     posts_per_s: float
     collector_cpu: float  # % of one core
     postgres_cpu: float  # % of one core, the collector's backend(s)
@@ -75,12 +77,20 @@ class BackendCpu:
         return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
+def posts_sent(record: str, since: float, until: float) -> int:
+    """Posts the simulator wrote between two wall-clock times, from its record file."""
+    with open(record) as lines:
+        writes = (json.loads(line) for line in lines)
+        return sum(w["posts"] for w in writes if since <= w["sent_at"] < until)
+
+
 def one_run(url: str, rate: float, seconds: float, warmup: float) -> Run:
     port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    record = tempfile.NamedTemporaryFile(suffix=".jsonl")  # noqa: SIM115 - closed below
     simulator = manage(
         "simulate_stream", "--port", str(port), "--rate", f"{rate:g}", "--seed", "1",
-        database_url=url, wait=False, **quiet,
+        "--record", record.name, database_url=url, wait=False, **quiet,
     )  # fmt: skip
     time.sleep(1.5)
     with tempfile.TemporaryFile("w+") as summary, psycopg.connect(url, autocommit=True) as conn:
@@ -94,7 +104,7 @@ def one_run(url: str, rate: float, seconds: float, warmup: float) -> Run:
             backend = BackendCpu(conn)
             backend.sample()
             start_rows, start_cpu = conn.execute(count).fetchone()[0], cpu_seconds(collector.pid)
-            started = time.monotonic()
+            started, wall_started = time.monotonic(), time.time()
             peak_rss = 0.0
             while (elapsed := time.monotonic() - started) < seconds:
                 time.sleep(min(SAMPLE, seconds - elapsed))
@@ -102,7 +112,7 @@ def one_run(url: str, rate: float, seconds: float, warmup: float) -> Run:
                 backend.sample()
             rows = conn.execute(count).fetchone()[0] - start_rows
             cpu = cpu_seconds(collector.pid) - start_cpu
-            elapsed = time.monotonic() - started
+            elapsed, wall_ended = time.monotonic() - started, time.time()
             backend.sample()
         finally:
             for process in (collector, simulator):
@@ -110,8 +120,11 @@ def one_run(url: str, rate: float, seconds: float, warmup: float) -> Run:
                 process.wait(30)
         summary.seek(0)
         line = summary.read().strip()
+    with record:
+        sent = posts_sent(record.name, wall_started, wall_ended)
     dropped = re.search(r"dropped (\d+)", line)
     return Run(
+        sent_per_s=sent / (wall_ended - wall_started),
         posts_per_s=rows / elapsed,
         collector_cpu=100 * cpu / elapsed,
         postgres_cpu=100 * backend.seconds() / elapsed,
@@ -136,7 +149,8 @@ def main() -> None:
             run = one_run(url, options.rate, options.seconds, options.warmup)
         runs.append(run)
         print(
-            f"run {number}: {run.posts_per_s:,.0f} posts/s committed, dropped {run.dropped},"
+            f"run {number}: {run.sent_per_s:,.0f} posts/s sent, {run.posts_per_s:,.0f} committed,"
+            f" dropped {run.dropped},"
             f" collector CPU {run.collector_cpu:.0f} % of a core, PostgreSQL backend"
             f" {run.postgres_cpu:.0f} %, collector peak RSS {run.peak_rss:.0f} MB",
             flush=True,
@@ -148,7 +162,8 @@ def main() -> None:
 
     print(
         f"median of {len(runs)} runs of {options.seconds:.0f} s at {offered}:"
-        f" {mid('posts_per_s'):,.0f} posts/s, dropped {sum(r.dropped for r in runs)} in all,"
+        f" {mid('sent_per_s'):,.0f} posts/s sent, {mid('posts_per_s'):,.0f} committed,"
+        f" dropped {sum(r.dropped for r in runs)} in all,"
         f" collector CPU {mid('collector_cpu'):.0f} %, PostgreSQL {mid('postgres_cpu'):.0f} %,"
         f" collector RSS ≤ {max(r.peak_rss for r in runs):.0f} MB"
     )
