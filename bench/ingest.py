@@ -103,16 +103,19 @@ def one_run(url: str, rate: float, seconds: float, warmup: float) -> Run:
             time.sleep(warmup)
             backend = BackendCpu(conn)
             backend.sample()
-            start_rows, start_cpu = conn.execute(count).fetchone()[0], cpu_seconds(collector.pid)
+            # The clocks are read just before each count, whose snapshot is taken as it starts:
+            # a count of millions of rows takes a while, which must not stretch the window.
             started, wall_started = time.monotonic(), time.time()
+            start_cpu = cpu_seconds(collector.pid)
+            start_rows = conn.execute(count).fetchone()[0]
             peak_rss = 0.0
             while (elapsed := time.monotonic() - started) < seconds:
                 time.sleep(min(SAMPLE, seconds - elapsed))
                 peak_rss = max(peak_rss, rss_mb(collector.pid))
                 backend.sample()
-            rows = conn.execute(count).fetchone()[0] - start_rows
-            cpu = cpu_seconds(collector.pid) - start_cpu
             elapsed, wall_ended = time.monotonic() - started, time.time()
+            cpu = cpu_seconds(collector.pid) - start_cpu
+            rows = conn.execute(count).fetchone()[0] - start_rows
             backend.sample()
         finally:
             for process in (collector, simulator):
