@@ -54,10 +54,15 @@ _HISTORICAL = SingleFlight()
 
 
 def shared_post_percentiles(
-    *, dimension: str, duration: timedelta, clock: Callable[[], datetime] = timezone.now
+    *, dimension: str, duration: timedelta, clock: Callable[[], datetime] | None = None
 ) -> tuple[Analysis, Coverage]:
-    """post_percentiles of the window ending now, or of a running identical computation."""
+    """post_percentiles of the window ending now, or of a running identical computation.
+
+    The clock defaults to timezone.now looked up at each call, not bound at import.
+    """
     return _HISTORICAL.run(
         (dimension, duration),
-        lambda: post_percentiles(dimension=dimension, duration=duration, now=clock()),
+        lambda: post_percentiles(
+            dimension=dimension, duration=duration, now=(clock or timezone.now)()
+        ),
     )
