@@ -12,7 +12,7 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
 workers = 1
 worker_class = "gthread"
-threads = int(os.environ.get("REALTIME_MAX_CONCURRENT", "32")) + 16
+threads = int(os.environ.get("REALTIME_MAX_CONCURRENT", "256")) + 16  # settings.py default
 # A realtime window lasts up to REALTIME_MAX_DURATION (60 s by default).
 timeout = 90
 graceful_timeout = 70

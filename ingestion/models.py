@@ -70,7 +70,7 @@ class SecondCount(models.Model):
     """How many posts of one second carry a value of each bucket: a sparse histogram.
 
     A second holds few posts spread over many buckets, so one row per (dimension, second)
-    with parallel arrays (sorted by bucket) instead of a row per bucket: about 20 times
+    with parallel arrays (sorted by bucket) instead of a row per bucket: about 10 times
     less storage at 100 posts/s. Written and read like BucketCount.
     """
 
