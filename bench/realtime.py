@@ -17,16 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common import ROOT, bench_database, free_port, machine, manage, median, rss_mb
@@ -38,22 +38,61 @@ COUNT_TOLERANCE = 0.01
 LATENCY_SLACK = 0.2
 
 
-def get(url: str, timeout: float = 30) -> tuple[int, dict, dict, float, float]:
-    """Return (status, JSON body, headers, seconds taken, Unix time sent)."""
-    sent, started = time.time(), time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            status, headers, body = response.status, response.headers, json.load(response)
-    except urllib.error.HTTPError as error:
-        status, headers, body = error.code, error.headers, json.load(error)
-    return status, body, dict(headers), time.monotonic() - started, sent
+def fire(port: int, paths: list[str], timeout: float = 30) -> list[tuple]:
+    """Send every request at once, as that many separate clients would; return per request
+    (status, JSON body, headers, seconds from its last byte sent to its answer, Unix time
+    sent).
+
+    One thread does it all: the connections are opened first, then each request is written
+    in one send (256 take a few milliseconds) and the answers are read as they come. Client
+    threads in this process would queue for its GIL and send late, which a crowd of real
+    clients does not.
+    """
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=timeout) for _ in paths]
+    sent, replies = [], [b""] * len(paths)
+    with selectors.DefaultSelector() as selector:
+        for number, (sock, path) in enumerate(zip(sockets, paths, strict=True)):
+            request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            sent.append((time.time(), time.monotonic()))
+            sock.sendall(request.encode())
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ, number)
+        done = [0.0] * len(paths)
+        while selector.get_map():
+            for key, _ in selector.select(timeout):
+                chunk = key.fileobj.recv(65536)
+                if chunk:
+                    replies[key.data] += chunk
+                    continue
+                done[key.data] = time.monotonic()
+                selector.unregister(key.fileobj)
+                key.fileobj.close()
+    answers = []
+    for reply, (sent_at, started), finished in zip(replies, sent, done, strict=True):
+        head, _, body = reply.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode().split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines)
+        if headers.get("Transfer-Encoding") == "chunked":
+            body = _unchunk(body)
+        status = int(status_line.split()[1])
+        answers.append((status, json.loads(body), headers, finished - started, sent_at))
+    return answers
+
+
+def _unchunk(body: bytes) -> bytes:
+    data = b""
+    while body:
+        size, _, body = body.partition(b"\r\n")
+        length = int(size, 16)
+        data, body = data + body[:length], body[length + 2 :]
+    return data
 
 
 def wait_until_up(url: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            get(url, timeout=1)
+            urllib.request.urlopen(url, timeout=1).close()
             return
         except OSError:
             time.sleep(0.2)
@@ -102,14 +141,13 @@ def sent_in(writes: dict[int, list[tuple[float, int]]], start: float, end: float
     )
 
 
-def one_round(base: str, windows: int, seconds: int, record: Path) -> tuple[dict, list[str]]:
+def one_round(port: int, windows: int, seconds: int, record: Path) -> tuple[dict, list[str]]:
     """Fire the windows at once; return the round's figures and its failures."""
     urls = [
-        f"{base}/analysis?duration={seconds}s&dimension={DIMENSIONS[i % len(DIMENSIONS)]}"
+        f"/analysis?duration={seconds}s&dimension={DIMENSIONS[i % len(DIMENSIONS)]}"
         for i in range(windows)
     ]
-    with ThreadPoolExecutor(windows) as pool:
-        answers = list(pool.map(get, urls))
+    answers = fire(port, urls)
     time.sleep(0.5)  # the record file has every write of the windows' intervals
     writes = sent_posts(record)
     failures, errors, late, after = [], [], [0.0], [0.0]
@@ -196,8 +234,7 @@ def main() -> None:
         record = Path(tmp) / "sent.jsonl"
         processes, port = start_processes(url, options.rate, record, options.cap)
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(f"{base}/healthz")
+            wait_until_up(f"http://127.0.0.1:{port}/healthz")
             time.sleep(2)  # the collector writes
             web = processes["web"].pid
             for windows in levels:
@@ -207,7 +244,7 @@ def main() -> None:
                 sampler.start()
                 rounds = []
                 for _ in range(options.rounds):
-                    figures, failed = one_round(base, windows, options.seconds, record)
+                    figures, failed = one_round(port, windows, options.seconds, record)
                     rounds.append(figures)
                     failures += failed
                     time.sleep(1)  # the last window has closed the shared connection
