@@ -9,6 +9,8 @@ import socket
 import statistics
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -95,3 +97,39 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (gunicorn's workers)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has been busy (all but idle and iowait)."""
+    with open("/proc/stat") as stat:
+        ticks = stat.readline().split()[1:]
+    busy = sum(int(t) for t in ticks) - int(ticks[3]) - int(ticks[4])
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_up(url: str, seconds: float = 30) -> None:
+    """Poll url until it answers; exit the benchmark if it does not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up in {seconds:.0f} s")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import signal
 import subprocess
@@ -26,9 +25,8 @@ import time
 from dataclasses import dataclass
 
 import psycopg
-from common import bench_database, free_port, machine, manage, median, rss_mb
+from common import bench_database, cpu_seconds, free_port, machine, manage, median, rss_mb
 
-TICKS = os.sysconf("SC_CLK_TCK")
 COLLECTOR_APP = "stream-analyzer collect_stream"
 SAMPLE = 0.5  # seconds between samples of rows, CPU and RSS
 
@@ -42,16 +40,6 @@ class Run:
     peak_rss: float  # MB
     dropped: int
     summary: str
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15
 
 
 class BackendCpu:

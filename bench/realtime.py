@@ -25,11 +25,20 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from common import ROOT, bench_database, free_port, machine, manage, median, rss_mb
+from common import (
+    ROOT,
+    bench_database,
+    children,
+    free_port,
+    machine,
+    manage,
+    median,
+    rss_mb,
+    wait_until_up,
+)
 
 from ingestion.parser import DIMENSIONS
 
@@ -86,22 +95,6 @@ def _unchunk(body: bytes) -> bytes:
         length = int(size, 16)
         data, body = data + body[:length], body[length + 2 :]
     return data
-
-
-def wait_until_up(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up in {seconds:.0f} s")
-
-
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in path.read_text().split()] if path.exists() else []
 
 
 class RssSampler(threading.Thread):

@@ -36,7 +36,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from common import ROOT, bench_database, free_port, machine, manage, median
+from common import (
+    ROOT,
+    bench_database,
+    children,
+    cpu_seconds,
+    free_port,
+    machine,
+    machine_cpu_seconds,
+    manage,
+    median,
+    wait_until_up,
+)
 
 DIMENSIONS = ("likes", "comments", "favorites", "retweets")
 RUNSERVER_DURATIONS = ("2m", "5m", "1h", "24h")
@@ -160,17 +171,6 @@ def start_web(kind: str, url: str, stream: str) -> tuple[subprocess.Popen, int]:
     return web, port
 
 
-def wait_until_up(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up in {seconds:.0f} s")
-
-
 def stop(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGTERM)
     process.wait(30)
@@ -179,18 +179,6 @@ def stop(process: subprocess.Popen) -> None:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def cpu_seconds(pid: int | None = None) -> float:
-    """CPU time used by process `pid` (user + system), or by the whole machine."""
-    if pid is None:
-        with open("/proc/stat") as stat:
-            ticks = stat.readline().split()[1:]
-        busy = sum(int(t) for t in ticks) - int(ticks[3]) - int(ticks[4])  # less idle, iowait
-    else:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        busy = int(fields[11]) + int(fields[12])
-    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def gunicorn_round(
@@ -205,10 +193,10 @@ def gunicorn_round(
              "-p", str(worker), "-f", "raw", "-o", profile], **QUIET,
         )  # fmt: skip
         time.sleep(1)
-    web_cpu, machine_cpu = cpu_seconds(worker), cpu_seconds()
+    web_cpu, machine_cpu = cpu_seconds(worker), machine_cpu_seconds()
     with ConnectionSampler(url, "stream-analyzer gunicorn") as sampler:
         result = json.loads(subprocess.run(load, capture_output=True, check=True).stdout)
-    web_cpu, machine_cpu = cpu_seconds(worker) - web_cpu, cpu_seconds() - machine_cpu
+    web_cpu, machine_cpu = cpu_seconds(worker) - web_cpu, machine_cpu_seconds() - machine_cpu
     if profiler:
         profiler.send_signal(signal.SIGINT)
         profiler.wait(30)
@@ -306,8 +294,7 @@ def main() -> None:
                     continue
                 web, port = start_web(kind, url, stream)
                 # gunicorn serves from its one worker process, runserver from itself.
-                children = Path(f"/proc/{web.pid}/task/{web.pid}/children").read_text().split()
-                worker = int(children[0]) if kind == "gunicorn" else web.pid
+                worker = children(web.pid)[0] if kind == "gunicorn" else web.pid
                 print(f"{kind}:", flush=True)
                 try:
                     if kind == "gunicorn" and options.py_spy:
