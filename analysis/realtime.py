@@ -104,7 +104,6 @@ class SharedStream:
         self.starts: list[float] = []  # of the windows open on this stream
         self.read_at = array("d")
         self.created = array("q")
-        self.post_types: list[str] = []
         self.values = {name: array("q") for name in DIMENSIONS}
         self.blocks: list[Summary] = []  # of the log's whole blocks, in order
         self.dropped = 0  # records trimmed from the front: log position = dropped + index
@@ -182,7 +181,6 @@ class SharedStream:
         # Read time under the lock: a window that has counted sees no later record before it.
         self.read_at.append(self.clock())
         self.created.append(post.created_ts)
-        self.post_types.append(post.post_type)
         for name, column in self.values.items():
             value = getattr(post, name)
             column.append(NOT_CARRIED if value is None else value)
@@ -206,7 +204,7 @@ class SharedStream:
         blocks = bisect_left(self.read_at, before) // self.BLOCK
         if blocks:
             count = blocks * self.BLOCK
-            for column in (self.read_at, self.created, self.post_types, *self.values.values()):
+            for column in (self.read_at, self.created, *self.values.values()):
                 del column[:count]
             del self.blocks[:blocks]
             self.dropped += count

@@ -151,7 +151,7 @@ def test_the_log_keeps_only_what_open_windows_can_count(simulator):
     # The whole blocks read before the open window's start are gone, nothing after it.
     assert stream.dropped == early // stream.BLOCK * stream.BLOCK > 0
     assert stream.read_at.tolist().count(100.0) == early % stream.BLOCK
-    assert len(stream.created) == len(stream.post_types) == len(stream.read_at)
+    assert len(stream.created) == len(stream.values["likes"]) == len(stream.read_at)
     assert len(stream.blocks) == len(stream.read_at) // stream.BLOCK
     positions, parts = stream.summaries(110.0, 120.0, "likes")
     assert positions.start == early
