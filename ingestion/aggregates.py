@@ -132,21 +132,25 @@ def aggregates_add(*, posts: Sequence[tuple[datetime, Post]]) -> None:
     if not posts:
         return
     counts = _count(posts)
-    seconds, summaries = counts.pop(SPANS["second"]), []
-    second_rows = sorted((d, start, b, n) for (start, d, b), n in seconds[0].items())
+    second = SPANS["second"]
+    second_rows = sorted((d, start, b, n) for (start, d, b), n in counts[second][0].items())
     bucket_rows = sorted(
         (span, d, start, b, n)
         for span, (buckets, _) in counts.items()
+        if span != second
         for (start, d, b), n in buckets.items()
     )
-    for span, (_, by_start) in ((SPANS["second"], seconds), *counts.items()):
-        summaries += [(span, start, *summary) for start, summary in by_start.items()]
+    summary_rows = sorted(
+        (span, start, *summary)
+        for span, (_, summaries) in counts.items()
+        for start, summary in summaries.items()
+    )
     # One statement per table whatever the batch size: columns travel as arrays.
     with connection.cursor() as cursor:
         if second_rows:  # none when no post of the batch carries a dimension
             cursor.execute(_ADD_SECONDS, _columns(second_rows))
             cursor.execute(_ADD_BUCKETS, _columns(bucket_rows))
-        cursor.execute(_ADD_SUMMARIES, _columns(sorted(summaries)))
+        cursor.execute(_ADD_SUMMARIES, _columns(summary_rows))
 
 
 def _columns(rows: list[tuple]) -> list[list]:
