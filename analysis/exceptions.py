@@ -1,32 +1,49 @@
-"""Every error of the API as {"error": "<message>"}, with the status the SPEC gives it."""
+"""Every error of the API as {"error": "<message>"}, with the status the SPEC gives it.
+
+The domain's errors (analysis/results.py, analysis/realtime.py) are mapped here and only
+here; an error that knows its window states it, as answers do.
+"""
 
 from __future__ import annotations
 
 from django.http import JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from analysis.realtime import RealtimeBusyError, UpstreamUnavailableError
+from analysis.results import NoDataError
+from analysis.serializers import window_headers
 
-class UpstreamUnavailable(exceptions.APIException):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "the upstream stream could not be reached during the window"
-
-
-class RealtimeBusy(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "too many realtime analyses at once: retry shortly or use a window over 60s"
-    retry_after = 5
+RETRY_AFTER_BUSY = 5  # seconds: a realtime window lasts at most a minute, most a few seconds
 
 
 def api_exception_handler(exc, context):
-    """Shape DRF's error responses as {"error": message}; let anything else become a 500."""
+    """Shape every error as {"error": message}; let anything unexpected become a 500."""
+    if isinstance(exc, NoDataError | UpstreamUnavailableError | RealtimeBusyError):
+        return _domain_error(exc, context["request"])
     response = exception_handler(exc, context)
-    if response is None:
-        return None
-    response.data = {"error": _message(exc)}
-    if isinstance(exc, RealtimeBusy):
-        response["Retry-After"] = str(exc.retry_after)
+    if response is not None:
+        response.data = {"error": _message(exc)}
     return response
+
+
+def _domain_error(exc: Exception, request) -> Response:
+    headers = window_headers(getattr(exc, "window", None))
+    if isinstance(exc, NoDataError):
+        duration, carried = request.query_params["duration"], " or ".join(exc.dimensions)
+        status_code, message = (
+            status.HTTP_404_NOT_FOUND,
+            (f"no post in the last {duration} carries {carried}"),
+        )
+    elif isinstance(exc, UpstreamUnavailableError):
+        status_code = status.HTTP_502_BAD_GATEWAY
+        message = "the upstream stream could not be reached during the window"
+    else:
+        status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        message = "too many realtime analyses at once: retry shortly or use a window over 60s"
+        headers["Retry-After"] = str(RETRY_AFTER_BUSY)
+    return Response({"error": message}, status=status_code, headers=headers)
 
 
 def _message(exc: exceptions.APIException) -> str:

@@ -9,18 +9,18 @@ start and its deadline.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Iterator
 from typing import ClassVar, NamedTuple
 
 from analysis import metrics
 from analysis.percentiles import percentiles
-from analysis.results import Analysis, NoDataError
+from analysis.results import Analysis, NoDataError, Question, Window
 from ingestion.parser import DIMENSIONS, Post, RejectedEvent, parse_event
 from ingestion.stream import Backoff, StreamReader
 
@@ -44,33 +44,39 @@ def unix_time(moment: float) -> float:
 class UpstreamUnavailableError(Exception):
     """The upstream could not be reached at all during the window."""
 
+    def __init__(self, url: str, window: Window) -> None:
+        super().__init__(url)
+        self.window = window
+
 
 class RealtimeBusyError(Exception):
     """Every realtime slot is taken."""
 
 
 class RealtimeSlots:
-    """A process-wide cap on concurrent realtime windows."""
+    """The realtime windows open in this process, capped by the limit given at each entry."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._semaphore = threading.BoundedSemaphore(limit)
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.in_use = 0
+        self._open = 0
 
-    def __enter__(self) -> RealtimeSlots:
-        if not self._semaphore.acquire(blocking=False):
-            raise RealtimeBusyError
+    @contextlib.contextmanager
+    def slot(self, limit: int) -> Iterator[None]:
+        """Hold a slot while the block runs; raise RealtimeBusyError if `limit` are held."""
         with self._lock:
-            self.in_use += 1
+            if self._open >= limit:
+                raise RealtimeBusyError
+            self._open += 1
         metrics.REALTIME_IN_USE.inc()
-        return self
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open -= 1
+            metrics.REALTIME_IN_USE.dec()
 
-    def __exit__(self, *exc_info) -> None:
-        with self._lock:
-            self.in_use -= 1
-        metrics.REALTIME_IN_USE.dec()
-        self._semaphore.release()
+
+SLOTS = RealtimeSlots()
 
 
 class SharedStream:
@@ -160,7 +166,9 @@ class SharedStream:
             connections, attempts = self.seen
             return self.reader.reconnects - attempts == self.reader.connections - connections
 
-    def summaries(self, start: float, end: float, dimension: str) -> tuple[range, list[Summary]]:
+    def summaries(
+        self, start: float, end: float, dimensions: tuple[str, ...]
+    ) -> tuple[range, list[Summary]]:
         """Return the log positions of the posts read in [start, end] and their summaries."""
         with self.lock:
             first = bisect_left(self.read_at, start)
@@ -168,12 +176,12 @@ class SharedStream:
             whole = range(-(-first // self.BLOCK), last // self.BLOCK)
             if whole:
                 parts = [
-                    self._summary(first, whole.start * self.BLOCK, (dimension,)),
+                    self._summary(first, whole.start * self.BLOCK, dimensions),
                     *self.blocks[whole.start : whole.stop],
-                    self._summary(whole.stop * self.BLOCK, last, (dimension,)),
+                    self._summary(whole.stop * self.BLOCK, last, dimensions),
                 ]
             else:
-                parts = [self._summary(first, last, (dimension,))]
+                parts = [self._summary(first, last, dimensions)]
             positions = range(self.dropped + first, self.dropped + last)
         return positions, [part for part in parts if part.posts]
 
@@ -216,51 +224,54 @@ class RealtimeWindow:
     def __init__(
         self,
         url: str,
+        question: Question,
         *,
-        dimension: str,
-        duration: timedelta,
         started: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url
-        self.dimension = dimension
+        self.question = question
         self.started = started
-        self.deadline = started + duration.total_seconds()
+        self.deadline = started + question.duration.total_seconds()
         self.clock = clock
         self.sleep = sleep
         self.counted = range(0)  # log positions of the posts counted, once run
 
+    @property
+    def window(self) -> Window:
+        return Window(unix_time(self.started), unix_time(self.deadline))
+
     def run(self) -> Analysis:
         """Wait for the deadline on the shared stream, then analyse what was read in between."""
+        window = self.window
         stream = SharedStream.join(self.url, self.started, clock=self.clock)
         try:
             up_at_start = stream.connected()
             connections = stream.reader.connections
             while (remaining := self.deadline - self.clock()) > 0:
                 self.sleep(remaining)
-            self.counted, parts = stream.summaries(self.started, self.deadline, self.dimension)
+            dimensions = self.question.dimensions
+            self.counted, parts = stream.summaries(self.started, self.deadline, dimensions)
             reached = up_at_start or stream.reader.connections > connections
         finally:
             stream.leave(self.started)
         if not parts and not reached:
-            raise UpstreamUnavailableError(self.url)
-        return self.analyse(parts)
+            raise UpstreamUnavailableError(self.url, window)
+        return self.analyse(parts, window)
 
-    def analyse(self, parts: list[Summary]) -> Analysis:
+    def analyse(self, parts: list[Summary], window: Window) -> Analysis:
         # Sorting concatenated sorted runs is a merge: timsort finds the runs.
-        carried = sorted(
-            itertools.chain.from_iterable(part.carried[self.dimension] for part in parts)
-        )
-        if not carried:
-            raise NoDataError(self.dimension)
-        p = percentiles(carried)
+        carried = {
+            dimension: sorted(itertools.chain.from_iterable(p.carried[dimension] for p in parts))
+            for dimension in self.question.dimensions
+        }
+        if not any(carried.values()):
+            raise NoDataError(self.question.dimensions, window)
         return Analysis(
-            self.dimension,
             sum(part.posts for part in parts),
             min(part.minimum for part in parts),
             max(part.maximum for part in parts),
-            p["p50"],
-            p["p90"],
-            p["p99"],
+            {d: percentiles(values, self.question.percentiles) for d, values in carried.items()},
+            window,
         )

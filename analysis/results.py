@@ -1,34 +1,69 @@
-"""The answer of /analysis, built the same way by both modes."""
+"""What /analysis is asked and what it answers, the same types for both modes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from analysis.percentiles import DEFAULT_PERCENTILES, Percentile
 
 
-class NoDataError(Exception):
-    """No post in the window carries the requested dimension."""
+@dataclass(frozen=True, slots=True)
+class Question:
+    """The percentiles of some dimensions over the posts of the last `duration`."""
 
-    def __init__(self, dimension: str, coverage: object = None) -> None:
-        super().__init__(dimension)
-        self.coverage = coverage
+    dimensions: tuple[str, ...]
+    duration: timedelta
+    percentiles: tuple[Percentile, ...] = DEFAULT_PERCENTILES
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What the table holds for a historical window, so a caller can tell quiet from stopped."""
+
+    now: datetime
+    since: datetime  # start of the data actually covered: window start or oldest row
+    newest: datetime | None  # newest arrival at or before now
+
+    @property
+    def age_seconds(self) -> int | None:
+        return None if self.newest is None else int((self.now - self.newest).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The interval an answer covers, in Unix seconds; for stored data, how fresh it is."""
+
+    start: float
+    end: float
+    coverage: Coverage | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    dimension: str
+    """Counts over a window and, per dimension, its percentiles (None: no post carries it)."""
+
     total_posts: int
     minimum_timestamp: int
     maximum_timestamp: int
-    p50: int
-    p90: int
-    p99: int
+    values: dict[str, dict[str, int | None]]  # dimension -> {"p50": value, …}
+    window: Window
 
-    def as_dict(self) -> dict[str, int]:
-        return {
+    def as_dict(self) -> dict[str, int | None]:
+        answer = {
             "total_posts": self.total_posts,
             "minimum_timestamp": self.minimum_timestamp,
             "maximum_timestamp": self.maximum_timestamp,
-            f"{self.dimension}_p50": self.p50,
-            f"{self.dimension}_p90": self.p90,
-            f"{self.dimension}_p99": self.p99,
         }
+        for dimension, values in self.values.items():
+            answer.update((f"{dimension}_{name}", value) for name, value in values.items())
+        return answer
+
+
+class NoDataError(Exception):
+    """No post of the window carries any of the asked dimensions."""
+
+    def __init__(self, dimensions: tuple[str, ...], window: Window | None = None) -> None:
+        super().__init__(", ".join(dimensions))
+        self.dimensions = dimensions
+        self.window = window

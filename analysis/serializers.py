@@ -4,6 +4,7 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
+from analysis.results import Window
 from analyzer_project.durations import format_duration, parse_duration
 from ingestion.parser import DIMENSIONS
 
@@ -128,3 +129,15 @@ RESPONSE_HEADERS = [
         required=False,
     ),
 ]
+
+
+def window_headers(window: Window | None) -> dict[str, str]:
+    """The RESPONSE_HEADERS stating `window` (none without one)."""
+    if window is None:
+        return {}
+    headers = {"X-Window-Start": f"{window.start:.3f}", "X-Window-End": f"{window.end:.3f}"}
+    coverage = window.coverage
+    if coverage is not None and coverage.newest is not None:
+        headers["X-Data-Age"] = str(coverage.age_seconds)
+        headers["X-Data-Since"] = str(int(coverage.since.timestamp()))
+    return headers

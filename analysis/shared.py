@@ -1,10 +1,10 @@
 """Identical historical requests running at the same time share one computation.
 
-Under a crowd, many clients ask the same question (dimension and duration) within the same
-few milliseconds; computing it once per request makes the database the bottleneck. The
-first request computes, and those arriving while it runs wait for its result instead of
-starting their own. The shared answer carries its own Coverage, whose `now` is the end of
-the window it was computed for, and the response states that window: a request that joined
+Under a crowd, many clients ask the same question within the same few milliseconds;
+computing it once per request makes the database the bottleneck. The first request
+computes, and those arriving while it runs wait for its result instead of starting their
+own. The shared answer carries its own Window, whose end is the `now` it was computed
+for, and the response states that window: a request that joined
 gets a window ending at most one computation's time before it arrived. Nothing is kept
 once the computation ends: the next request computes afresh.
 """
@@ -14,13 +14,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 from django.utils import timezone
 
-from analysis.results import Analysis
-from analysis.selectors import Coverage, post_percentiles
+from analysis.historical import post_percentiles
+from analysis.results import Analysis, Question
 
 T = TypeVar("T")
 
@@ -54,15 +54,12 @@ _HISTORICAL = SingleFlight()
 
 
 def shared_post_percentiles(
-    *, dimension: str, duration: timedelta, clock: Callable[[], datetime] | None = None
-) -> tuple[Analysis, Coverage]:
+    question: Question, *, clock: Callable[[], datetime] | None = None
+) -> Analysis:
     """post_percentiles of the window ending now, or of a running identical computation.
 
     The clock defaults to timezone.now looked up at each call, not bound at import.
     """
     return _HISTORICAL.run(
-        (dimension, duration),
-        lambda: post_percentiles(
-            dimension=dimension, duration=duration, now=(clock or timezone.now)()
-        ),
+        question, lambda: post_percentiles(question, now=(clock or timezone.now)())
     )

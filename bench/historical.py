@@ -45,7 +45,7 @@ def timed(call: Callable[[], object], runs: int) -> tuple[float, object]:
 
 
 def expected_answer(dimension: str, duration: timedelta, now: datetime) -> tuple[int, dict]:
-    from analysis.selectors import post_percentiles_reference
+    from analysis.historical import post_percentiles_reference
 
     total, minimum, maximum, carried, values = post_percentiles_reference(
         dimension=dimension, duration=duration, now=now

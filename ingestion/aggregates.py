@@ -1,6 +1,6 @@
 """Per-second, per-minute and per-hour counts of dimension values in log-spaced buckets.
 
-The historical percentiles (analysis/selectors.py) sum these counts instead of sorting
+The historical percentiles (analysis/historical.py) sum these counts instead of sorting
 every value of the window, then read one exact value per percentile from its bucket. The
 per-second level keeps the raw rows a window's edges must still read to under a second's
 worth, whatever the stream rate; a second holds few posts of many values, so its counts are
@@ -22,7 +22,7 @@ from operator import attrgetter
 
 from django.db import connection
 
-from ingestion.parser import DIMENSIONS, INT64_MAX, Post
+from ingestion.parser import DIMENSIONS, Post
 from ingestion.partitions import floor
 
 MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
@@ -46,14 +46,6 @@ BOUNDS = _bounds()
 def bucket_of(value: int) -> int:
     """Return the bucket of value: 1 + the index of the last boundary ≤ value."""
     return bisect_right(BOUNDS, value)
-
-
-def bucket_range(bucket: int) -> tuple[int, int]:
-    """Return the smallest and largest value of a bucket (inclusive)."""
-    if bucket == 0:  # below every boundary: never a carried count, kept total anyway
-        return -INT64_MAX - 1, -1
-    high = BOUNDS[bucket] - 1 if bucket < len(BOUNDS) else INT64_MAX
-    return BOUNDS[bucket - 1], high
 
 
 def _count(posts: Iterable[tuple[datetime, Post]]) -> dict[int, tuple[Counter, dict]]:

@@ -10,11 +10,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from analysis.historical import post_percentiles
 from analysis.percentiles import percentiles
-from analysis.realtime import RealtimeWindow, unix_time
-from analysis.results import NoDataError
-from analysis.selectors import post_percentiles
-from analysis.views import realtime_slots
+from analysis.realtime import SLOTS, RealtimeWindow, unix_time
+from analysis.results import NoDataError, Question
 from ingestion.parser import parse_event
 from tests.conftest import free_port, make_post, store
 
@@ -100,7 +99,8 @@ def test_historical_window_edges_are_exact():
         (now, make_post(likes=20, created_ts=200)),
         (now + timedelta(microseconds=1), make_post(likes=77, created_ts=300)),
     )
-    result, coverage = post_percentiles(dimension="likes", duration=window, now=now)
+    result = post_percentiles(Question(("likes",), window), now=now)
+    coverage = result.window.coverage
     assert (coverage.since, coverage.newest, coverage.age_seconds) == (now - window, now, 0)
     assert result.as_dict() == {
         "total_posts": 2,
@@ -159,14 +159,13 @@ def test_no_post_carrying_the_dimension_is_a_404(client):
     assert response.status_code == 404
     assert response.json() == {"error": "no post in the last 2m carries retweets"}
     with pytest.raises(NoDataError):
-        post_percentiles(dimension="retweets", duration=timedelta(hours=1), now=timezone.now())
+        post_percentiles(Question(("retweets",), timedelta(hours=1)), now=timezone.now())
 
 
 def test_realtime_answers_exactly_the_posts_read_inside_the_window(realtime):
     sim = realtime(rate=200, seed=11, malformed_every=9)
-    window = RealtimeWindow(
-        sim.url, dimension="likes", duration=timedelta(seconds=1), started=time.monotonic()
-    )
+    question = Question(("likes",), timedelta(seconds=1))
+    window = RealtimeWindow(sim.url, question, started=time.monotonic())
     result = window.run()
     sent = [e for e in sim.sent if e.connection == 1 and e.valid]
     counted = sent[window.counted.start : window.counted.stop]
@@ -215,7 +214,7 @@ def test_historical_answers_state_the_window_they_were_computed_for(client):
 def test_answers_without_a_window_state_none(client, settings):
     assert "X-Window-Start" not in client.get("/analysis?duration=4s&dimension=likes")
     settings.REALTIME_MAX_CONCURRENT = 1
-    with realtime_slots(1):
+    with SLOTS.slot(1):
         busy = client.get("/analysis?duration=5s&dimension=likes")
     assert busy.status_code == 503
     assert "X-Window-Start" not in busy

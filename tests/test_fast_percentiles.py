@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.cover import window_cover
-from analysis.results import NoDataError
-from analysis.selectors import post_percentiles, post_percentiles_reference
-from ingestion.aggregates import BOUNDS, bucket_of, bucket_range
+from analysis.historical import bucket_range, post_percentiles, post_percentiles_reference
+from analysis.results import NoDataError, Question
+from ingestion.aggregates import BOUNDS, bucket_of
 from ingestion.parser import DIMENSIONS
 from ingestion.partitions import drop_partitions_before
 from ingestion.services import posts_prune
@@ -66,16 +66,16 @@ def stored(rows: list[tuple]) -> list[datetime]:
     return [arrived_at for arrived_at, _ in posts]
 
 
-def fast_or_none(**window) -> tuple | None:
+def fast_or_none(*, dimension, duration, now) -> tuple | None:
     try:
-        analysis, _ = post_percentiles(**window)
+        analysis = post_percentiles(Question((dimension,), duration), now=now)
     except NoDataError:
         return None
     return (
         analysis.total_posts,
         analysis.minimum_timestamp,
         analysis.maximum_timestamp,
-        [analysis.p50, analysis.p90, analysis.p99],
+        list(analysis.values[dimension].values()),
     )
 
 

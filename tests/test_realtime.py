@@ -10,15 +10,15 @@ import pytest
 
 from analysis.percentiles import percentiles
 from analysis.realtime import RealtimeWindow, SharedStream, UpstreamUnavailableError, unix_time
+from analysis.results import Question
 from ingestion.parser import parse_event
 from tests.conftest import free_port
 
 
 def window(url: str, dimension: str, seconds: float) -> RealtimeWindow:
     """A window starting now, as a request's would."""
-    return RealtimeWindow(
-        url, dimension=dimension, duration=timedelta(seconds=seconds), started=time.monotonic()
-    )
+    question = Question((dimension,), timedelta(seconds=seconds))
+    return RealtimeWindow(url, question, started=time.monotonic())
 
 
 def run_later(url: str, windows: list[tuple[float, tuple[str, float]]]) -> list:
@@ -80,7 +80,7 @@ def test_a_window_that_starts_while_another_is_open_shares_its_connection(simula
     assert second.counted.stop <= first.counted.stop
     for opened, answer in ((first, first_answer), (second, second_answer)):
         counted = sent[opened.counted.start : opened.counted.stop]
-        assert answer.as_dict() == expected(counted, opened.dimension)
+        assert answer.as_dict() == expected(counted, *opened.question.dimensions)
         assert counted[-1].sent_at <= unix_time(opened.deadline)  # sent before it was read
 
 
@@ -112,7 +112,7 @@ def test_an_upstream_cut_while_several_windows_are_open_reconnects_them_all(simu
     for opened, answer in answers:
         counted = sent[opened.counted.start : opened.counted.stop]
         assert {event.connection for event in counted} >= {1, 2}
-        assert answer.as_dict() == expected(counted, opened.dimension)
+        assert answer.as_dict() == expected(counted, *opened.question.dimensions)
 
 
 def test_an_unreachable_upstream_fails_the_window(simulator):
@@ -153,7 +153,7 @@ def test_the_log_keeps_only_what_open_windows_can_count(simulator):
     assert stream.read_at.tolist().count(100.0) == early % stream.BLOCK
     assert len(stream.created) == len(stream.values["likes"]) == len(stream.read_at)
     assert len(stream.blocks) == len(stream.read_at) // stream.BLOCK
-    positions, parts = stream.summaries(110.0, 120.0, "likes")
+    positions, parts = stream.summaries(110.0, 120.0, ("likes",))
     assert positions.start == early
     assert sum(part.posts for part in parts) == len(positions)
     stream.leave(110.0)

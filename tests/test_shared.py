@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analysis.selectors import post_percentiles
+from analysis.historical import post_percentiles
+from analysis.results import Question
 from analysis.shared import SingleFlight, shared_post_percentiles
 from tests.conftest import make_post, store
 
@@ -94,9 +95,8 @@ def test_different_keys_do_not_share():
 def test_a_shared_answer_is_the_analysis_of_the_window_it_states():
     now = datetime(2026, 11, 30, 12, 0, 30, tzinfo=UTC)
     store(*((now - timedelta(seconds=s), make_post(likes=s)) for s in range(1, 200)))
-    analysis, coverage = shared_post_percentiles(
-        dimension="likes", duration=timedelta(minutes=2), clock=lambda: now
-    )
-    assert coverage.now == now
-    expected = post_percentiles(dimension="likes", duration=timedelta(minutes=2), now=now)
-    assert (analysis, coverage) == expected
+    question = Question(("likes",), timedelta(minutes=2))
+    analysis = shared_post_percentiles(question, clock=lambda: now)
+    assert analysis.window.coverage.now == now
+    expected = post_percentiles(question, now=now)
+    assert analysis == expected

@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-# The exact-value lookup of the historical percentiles (analysis/selectors.py): once the
+# The exact-value lookup of the historical percentiles (analysis/historical.py): once the
 # bucket counts say "the rank-r value is the k-th value in [lo, hi]", one of these walks
 # the bucket in order inside the window. Partial (posts carrying the dimension only) and
 # on the partitioned parent, so every partition, present and future, gets one.

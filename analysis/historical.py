@@ -1,0 +1,224 @@
+"""Historical reads: exact percentiles of a window from bucket counts plus a few lookups.
+
+Sorting every value of a 24 h window (percentile_disc) takes seconds. Instead, in one
+REPEATABLE READ snapshot:
+1. sum the per-hour, per-minute and per-second bucket counts (ingestion/aggregates.py) of
+   the whole hours, minutes and seconds of the window (analysis/cover.py), and bucket the
+   raw rows of its partial seconds;
+2. find, for each percentile's nearest rank r (analysis/percentiles.py), the bucket
+   holding the r-th value;
+3. a single-value bucket is the answer; otherwise read the k-th value of that bucket in
+   the window through the (dimension, arrived_at) index.
+The result is exactly what percentile_disc returns (post_percentiles_reference). The bucket
+boundaries are the writer's (ingestion/aggregates.py); what a bucket holds is read here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from itertools import accumulate
+
+from django.db import connection, transaction
+
+from analysis.cover import Cover, window_cover
+from analysis.percentiles import DEFAULT_PERCENTILES, Percentile, percentiles, rank
+from analysis.results import Analysis, Coverage, NoDataError, Question, Window
+from ingestion.aggregates import BOUNDS, SPANS
+from ingestion.parser import DIMENSIONS, INT64_MAX
+
+
+# Statements per dimension are built from the whitelist at import: input never reaches SQL
+# text. The whole periods of each span, nested as analysis/cover.py says:
+def _whole(name: str, coarser: str | None) -> str:
+    if coarser is None:
+        return f"(start >= %({name}_from)s AND start < %({name}_to)s)"
+    return (
+        f"(start >= %({name}_from)s AND start < %({coarser}_from)s"
+        f" OR start >= %({coarser}_to)s AND start < %({name}_to)s)"
+    )
+
+
+_WHOLE = {"second": _whole("second", "minute"), "minute": _whole("minute", "hour")}
+_WHOLE["hour"] = _whole("hour", None)
+_PERIOD_BUCKETS = f"""
+    SELECT bucket, sum(n)::bigint FROM (
+        SELECT bucket, n FROM ingestion_bucketcount
+        WHERE dimension = %(dimension)s
+          AND (span = %(minute)s AND {_WHOLE["minute"]} OR span = %(hour)s AND {_WHOLE["hour"]})
+        UNION ALL
+        SELECT counted.bucket, counted.n
+        FROM ingestion_secondcount, unnest(buckets, counts) AS counted(bucket, n)
+        WHERE dimension = %(dimension)s AND {_WHOLE["second"]}
+    ) AS whole GROUP BY bucket
+"""
+_PERIOD_SUMMARY = f"""
+    SELECT coalesce(sum(posts), 0)::bigint, min(min_created_ts), max(max_created_ts)
+    FROM ingestion_periodsummary
+    WHERE {" OR ".join(f"span = %({name})s AND {whole}" for name, whole in _WHOLE.items())}
+"""
+# The coverage: newest arrival up to now, oldest overall (index-only min/max lookups).
+_ARRIVALS = """
+    SELECT (SELECT max(arrived_at) FROM ingestion_post WHERE arrived_at <= %(now)s),
+           (SELECT min(arrived_at) FROM ingestion_post)
+"""
+# The partial seconds at the edges, bucketed the same way; the NULL bucket holds the posts
+# that do not carry the dimension (counted in total_posts only).
+_EDGES = {
+    d: f"""
+        SELECT width_bucket({d}, %(bounds)s::bigint[]), count(*), min(created_ts),
+               max(created_ts)
+        FROM ingestion_post
+        WHERE (arrived_at > %(since)s AND arrived_at < %(second_from)s)
+           OR (arrived_at >= %(second_to)s AND arrived_at <= %(now)s)
+        GROUP BY 1
+    """
+    for d in DIMENSIONS
+}
+# The k-th (0-based: OFFSET) value of a bucket in the window, in order: a range scan of the
+# partial index (d, arrived_at) WHERE d IS NOT NULL of each partition of the window.
+_NTH_VALUE = {
+    d: f"""
+        SELECT {d} FROM ingestion_post
+        WHERE arrived_at > %(since)s AND arrived_at <= %(now)s AND {d} BETWEEN %(low)s AND %(high)s
+        ORDER BY {d} OFFSET %(skip)s LIMIT 1
+    """
+    for d in DIMENSIONS
+}
+# The definition the fast path must match: one statement sorting the window's values.
+_REFERENCE = {
+    d: f"""
+        SELECT count(*), min(created_ts), max(created_ts), count({d}),
+               percentile_disc(%(fractions)s::float8[]) WITHIN GROUP (ORDER BY {d})
+        FROM ingestion_post
+        WHERE arrived_at > %(since)s AND arrived_at <= %(now)s
+    """
+    for d in DIMENSIONS
+}
+
+
+@dataclass(slots=True)
+class _Counts:
+    """What the aggregates and edge rows say about a window, before the exact lookups."""
+
+    total: int
+    minimum: int | None
+    maximum: int | None
+    buckets: dict[str, Counter] = field(default_factory=dict)  # per dimension
+
+    def add_edge(self, posts: int, low: int, high: int) -> None:
+        self.total += posts
+        self.minimum = low if self.minimum is None else min(self.minimum, low)
+        self.maximum = high if self.maximum is None else max(self.maximum, high)
+
+
+def post_percentiles(question: Question, *, now: datetime) -> Analysis:
+    """Analyse the posts that arrived in (now - duration, now].
+
+    Raise NoDataError (carrying the window and its coverage) when none of them carries any
+    of the dimensions; a dimension no post carries gets None for its percentiles.
+    """
+    since = now - question.duration
+    with _snapshot() as cursor:
+        cursor.execute(_ARRIVALS, {"now": now})
+        newest, oldest = cursor.fetchone()
+        coverage = Coverage(now=now, since=max(since, oldest or since), newest=newest)
+        window = Window(since.timestamp(), now.timestamp(), coverage)
+        if oldest is None:
+            raise NoDataError(question.dimensions, window)
+        # No row is older than `oldest` (pruned), but the aggregates of the period it falls
+        # in may still count some: start the window there, those are then edges.
+        cover = window_cover(since=max(since, oldest - timedelta(microseconds=1)), now=now)
+        counts = _summarise(cursor, question.dimensions, cover)
+        if not any(counts.buckets.values()):
+            raise NoDataError(question.dimensions, window)
+        values = {
+            dimension: _percentiles(cursor, dimension, cover, buckets, question.percentiles)
+            for dimension, buckets in counts.buckets.items()
+        }
+    return Analysis(counts.total, counts.minimum, counts.maximum, values, window)
+
+
+def post_percentiles_reference(
+    *,
+    dimension: str,
+    duration: timedelta,
+    now: datetime,
+    requested: Iterable[Percentile] = DEFAULT_PERCENTILES,
+) -> tuple[int, int | None, int | None, int, list[int] | None]:
+    """Return (posts, min and max created_ts, carried, [values]) by percentile_disc.
+
+    The slow single-statement definition, kept for the tests and bench/historical.py.
+    """
+    fractions = [p.fraction for p in requested]
+    with connection.cursor() as cursor:
+        params = {"since": now - duration, "now": now, "fractions": fractions}
+        cursor.execute(_REFERENCE[dimension], params)
+        return cursor.fetchone()
+
+
+@contextlib.contextmanager
+def _snapshot() -> Iterator:
+    """Yield a cursor whose statements all see one snapshot of rows and aggregates."""
+    outer = connection.in_atomic_block  # then the caller's transaction decides
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not outer:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield cursor
+
+
+def _summarise(cursor, dimensions: tuple[str, ...], cover: Cover) -> _Counts:
+    """Sum the window's aggregates and count its edge rows, per bucket of each dimension."""
+    params = {**asdict(cover), **SPANS, "bounds": list(BOUNDS)}
+    cursor.execute(_PERIOD_SUMMARY, params)
+    counts = _Counts(*cursor.fetchone())
+    for index, dimension in enumerate(dimensions):
+        cursor.execute(_PERIOD_BUCKETS, {**params, "dimension": dimension})
+        buckets = counts.buckets[dimension] = Counter(dict(cursor.fetchall()))
+        cursor.execute(_EDGES[dimension], params)
+        for bucket, posts, low, high in cursor.fetchall():
+            if index == 0:  # every dimension's edge query sees the same rows
+                counts.add_edge(posts, low, high)
+            if bucket is not None:
+                buckets[bucket] += posts
+    return counts
+
+
+def bucket_range(bucket: int) -> tuple[int, int]:
+    """Return the smallest and largest value of a bucket of BOUNDS (inclusive)."""
+    if bucket == 0:  # below every boundary: never a carried count, kept total anyway
+        return -INT64_MAX - 1, -1
+    high = BOUNDS[bucket] - 1 if bucket < len(BOUNDS) else INT64_MAX
+    return BOUNDS[bucket - 1], high
+
+
+def _percentiles(
+    cursor, dimension: str, cover: Cover, buckets: Counter, requested: Iterable[Percentile]
+) -> dict[str, int | None]:
+    """Return each requested percentile of the window's values (None if it has none), given
+    how many fall in each bucket."""
+    if not buckets:
+        return percentiles((), requested)
+    ordered = sorted(buckets.items())
+    cumulative = list(accumulate(n for _, n in ordered))
+    values = {}
+    for percentile in requested:
+        position = rank(percentile.fraction, cumulative[-1])
+        index = bisect_left(cumulative, position)
+        low, high = bucket_range(ordered[index][0])
+        skip = position - 1 - (cumulative[index - 1] if index else 0)
+        values[percentile.name] = (
+            low if low == high else _nth_in(cursor, dimension, cover, low, high, skip)
+        )
+    return values
+
+
+def _nth_in(cursor, dimension: str, cover: Cover, low: int, high: int, skip: int) -> int:
+    """Return the value after `skip` smaller ones among the window's values in [low, high]."""
+    params = {"since": cover.since, "now": cover.now, "low": low, "high": high, "skip": skip}
+    cursor.execute(_NTH_VALUE[dimension], params)
+    return cursor.fetchone()[0]
