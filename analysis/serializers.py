@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
-from analysis.results import Window
+from analysis.percentiles import DEFAULT_PERCENTILES, MAX_FRACTION_DIGITS, Percentile
+from analysis.results import Question, Window
 from analyzer_project.durations import format_duration, parse_duration
-from ingestion.parser import DIMENSIONS
+from ingestion.parser import DIMENSIONS, TYPE_LIMIT
+
+MAX_PERCENTILES = 10
+MAX_POST_TYPES = 20
 
 
 @extend_schema_field(
@@ -29,7 +37,110 @@ class GoDurationField(serializers.CharField):
         return value
 
 
-class AnalysisQuerySerializer(serializers.Serializer):
+class CommaSeparatedField(serializers.CharField):
+    """A comma-separated list, each item read by `item` (which raises ValueError saying what
+    is accepted), without duplicates (after reading) and with at most `limit` items."""
+
+    def __init__(self, *, item: Callable[[str], object], limit: int, **kwargs) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+        self.item, self.limit = item, limit
+
+    def get_value(self, dictionary):
+        # DRF reads an empty optional query parameter as absent: here it is a list to refuse.
+        return dictionary.get(self.field_name, empty)
+
+    def run_validation(self, data=empty):
+        if data == "":  # no item at all: the item's rule says what is accepted
+            return self.to_internal_value(data)
+        return super().run_validation(data)
+
+    def to_internal_value(self, data):
+        items = []
+        for text in super().to_internal_value(data).split(","):
+            try:
+                value = self.item(text)
+            except ValueError as error:
+                raise serializers.ValidationError(str(error)) from None
+            if value in items:
+                raise serializers.ValidationError(f'"{text}" is given twice: give each once')
+            items.append(value)
+        if len(items) > self.limit:
+            raise serializers.ValidationError(f"has {len(items)} items: give at most {self.limit}")
+        return tuple(items)
+
+
+def _dimension(text: str) -> str:
+    if text not in DIMENSIONS:
+        raise ValueError(f'"{text}" is not accepted: use one of {", ".join(DIMENSIONS)}')
+    return text
+
+
+def _post_type(text: str) -> str:
+    if not 0 < len(text) <= TYPE_LIMIT:
+        raise ValueError(
+            f'"{text[:TYPE_LIMIT]}" is not a post type: give names of 1 to {TYPE_LIMIT}'
+            " characters, such as tweet or instagram_media, separated by commas"
+        )
+    return text
+
+
+def _names(pattern: str) -> str:
+    return f"^{pattern}(,{pattern})*$"
+
+
+@extend_schema_field({"type": "string", "pattern": _names(f"({'|'.join(DIMENSIONS)})")})
+class DimensionsField(CommaSeparatedField):
+    pass
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": _names(r"[0-9]+(\.[0-9]+)?"), "default": "50,90,99"}
+)
+class PercentilesField(CommaSeparatedField):
+    pass
+
+
+@extend_schema_field({"type": "string", "pattern": _names(f"[^,]{{1,{TYPE_LIMIT}}}")})
+class PostTypesField(CommaSeparatedField):
+    pass
+
+
+class QuerySerializer(serializers.Serializer):
+    """What every analysis takes besides its window: dimensions, percentiles, post types."""
+
+    dimension = DimensionsField(
+        item=_dimension,
+        limit=len(DIMENSIONS),
+        help_text=(
+            f"The engagement fields whose percentiles are computed: one or more of"
+            f" {', '.join(DIMENSIONS)}, comma-separated (likes,comments)."
+        ),
+        error_messages={"required": f"is required: one of {', '.join(DIMENSIONS)}"},
+    )
+    percentiles = PercentilesField(
+        item=Percentile.parse,
+        limit=MAX_PERCENTILES,
+        required=False,
+        help_text=(
+            f"Comma-separated percentiles, each a decimal above 0 and up to 100 with at most"
+            f" {MAX_FRACTION_DIGITS} fraction digits, at most {MAX_PERCENTILES}: 50,95,99.9."
+            f" Default 50,90,99. Keys are <dimension>_p<value>: likes_p99.9, likes_p100."
+        ),
+    )
+
+    def to_internal_value(self, data):
+        for name in self.fields:
+            if hasattr(data, "getlist") and len(data.getlist(name)) > 1:
+                raise serializers.ValidationError({name: "is given more than once: give it once"})
+        return super().to_internal_value(data)
+
+    def question(self, duration: timedelta) -> Question:
+        """The validated query as a Question over the last `duration`."""
+        data = self.validated_data
+        return Question(data["dimension"], duration, data.get("percentiles", DEFAULT_PERCENTILES))
+
+
+class AnalysisQuerySerializer(QuerySerializer):
     duration = GoDurationField(
         trim_whitespace=False,
         help_text="Window length in Go duration syntax, e.g. 5s, 90s, 10m, 1h30m, 24h.",
@@ -38,20 +149,6 @@ class AnalysisQuerySerializer(serializers.Serializer):
             "blank": "is empty: give a length such as 30s",
         },
     )
-    dimension = serializers.ChoiceField(
-        choices=DIMENSIONS,
-        help_text="The engagement field whose percentiles are computed.",
-        error_messages={
-            "required": f"is required: one of {', '.join(DIMENSIONS)}",
-            "invalid_choice": f'"{{input}}" is not accepted: use one of {", ".join(DIMENSIONS)}',
-        },
-    )
-
-    def to_internal_value(self, data):
-        for name in self.fields:
-            if hasattr(data, "getlist") and len(data.getlist(name)) > 1:
-                raise serializers.ValidationError({name: "is given more than once: give it once"})
-        return super().to_internal_value(data)
 
 
 ERROR_SCHEMA = {
@@ -63,9 +160,11 @@ ERROR_SCHEMA = {
 ANALYSIS_SCHEMA = {
     "type": "object",
     "description": (
-        "Counts over the window and the nearest-rank (percentile_disc) percentiles of the"
+        "Counts over the window and the nearest-rank (percentile_disc) percentiles of each"
         " dimension over the posts that carry it; the percentile keys are named after the"
-        " dimension: likes_p50, likes_p90, likes_p99 for dimension=likes."
+        " dimension and the percentile: likes_p50, likes_p90, likes_p99 for dimension=likes,"
+        " likes_p99.9 for percentiles=99.9. A dimension no post of the window carries has"
+        " null for its keys (when several are asked)."
     ),
     "properties": {
         "total_posts": {"type": "integer", "minimum": 1},
@@ -73,7 +172,7 @@ ANALYSIS_SCHEMA = {
         "maximum_timestamp": {"type": "integer", "description": "Newest creation time, Unix s"},
     },
     "required": ["total_posts", "minimum_timestamp", "maximum_timestamp"],
-    "additionalProperties": {"type": "integer", "minimum": 0},
+    "additionalProperties": {"type": "integer", "minimum": 0, "nullable": True},
     "example": {
         "total_posts": 42,
         "minimum_timestamp": 1737000000,

@@ -5,6 +5,7 @@ from analysis.views import AnalysisApi
 
 urlpatterns = [
     path("analysis", AnalysisApi.as_view(), name="analysis"),
+    path("v1/analysis", AnalysisApi.as_view(), name="v1-analysis"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),

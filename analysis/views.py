@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import time
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analysis import metrics
-from analysis.results import Question
 from analysis.selectors import analyse, mode_of
 from analysis.serializers import (
     ANALYSIS_SCHEMA,
@@ -17,6 +17,13 @@ from analysis.serializers import (
     AnalysisQuerySerializer,
     window_headers,
 )
+
+
+class _VersionedSchema(AutoSchema):
+    """The same view answers /analysis and /v1/analysis: one operation id for each path."""
+
+    def get_operation_id(self) -> str:
+        return "_".join(part for part in self.path.split("/") if part)
 
 
 class AnalysisApi(APIView):
@@ -29,14 +36,14 @@ class AnalysisApi(APIView):
     """
 
     http_method_names = ["get"]
+    schema = _VersionedSchema()
 
     @extend_schema(
-        operation_id="analysis",
         parameters=[AnalysisQuerySerializer, *RESPONSE_HEADERS],
         responses={
             200: OpenApiResponse(ANALYSIS_SCHEMA, "The analysis of the window."),
             400: OpenApiResponse(ERROR_SCHEMA, "A parameter is missing or not accepted."),
-            404: OpenApiResponse(ERROR_SCHEMA, "No post in the window carries the dimension."),
+            404: OpenApiResponse(ERROR_SCHEMA, "No post in the window carries any dimension."),
             502: OpenApiResponse(ERROR_SCHEMA, "Realtime: the upstream was unreachable."),
             503: OpenApiResponse(ERROR_SCHEMA, "Realtime: too many at once; see Retry-After."),
         },
@@ -44,7 +51,7 @@ class AnalysisApi(APIView):
     def get(self, request: Request) -> Response:
         query = AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        question = Question((query.validated_data["dimension"],), query.validated_data["duration"])
+        question = query.question(query.validated_data["duration"])
         self.mode = mode_of(question.duration)
         analysis = analyse(question, started=self.started)
         return Response(analysis.as_dict(), headers=window_headers(analysis.window))

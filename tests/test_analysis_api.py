@@ -64,6 +64,22 @@ BAD_QUERIES = [
     (f"duration=2m&dimension={LONG}", "dimension: "),
     ("duration=2m&duration=3m&dimension=likes", "duration: is given more than once"),
     ("duration=2m&dimension=likes&dimension=likes", "dimension: is given more than once"),
+    ("duration=2m&dimension=likes,likes", 'dimension: "likes" is given twice: give each once'),
+    ("duration=2m&dimension=likes,", 'dimension: "" is not accepted: use one of likes'),
+    ("duration=2m&dimension=likes;comments", 'dimension: "likes;comments" is not accepted'),
+    ("duration=2m&dimension=likes&percentiles=", 'percentiles: "" is not a decimal number'),
+    ("duration=2m&dimension=likes&percentiles=50,", 'percentiles: "" is not a decimal number'),
+    ("duration=2m&dimension=likes&percentiles=p95", 'percentiles: "p95" is not a decimal number'),
+    ("duration=2m&dimension=likes&percentiles=0", 'percentiles: "0" is out of range'),
+    ("duration=2m&dimension=likes&percentiles=100.5", 'percentiles: "100.5" is out of range'),
+    ("duration=2m&dimension=likes&percentiles=99.9999", 'percentiles: "99.9999" has more than 3'),
+    ("duration=2m&dimension=likes&percentiles=50,50.0", 'percentiles: "50.0" is given twice'),
+    ("duration=2m&dimension=likes&percentiles=99.9,99.90", 'percentiles: "99.90" is given twice'),
+    (
+        f"duration=2m&dimension=likes&percentiles={','.join(map(str, range(1, 12)))}",
+        "percentiles: has 11 items: give at most 10",
+    ),
+    ("duration=2m&dimension=likes&percentiles=50&percentiles=90", "percentiles: is given more"),
 ]
 
 
@@ -220,17 +236,72 @@ def test_answers_without_a_window_state_none(client, settings):
     assert "X-Window-Start" not in busy
 
 
-def test_both_modes_give_byte_identical_json_for_the_same_posts(client, realtime):
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/analysis?dimension=comments",
+        "/v1/analysis?dimension=likes,comments,favorites,retweets&percentiles=0.1,50,95,99.9,100",
+    ],
+)
+def test_both_modes_give_byte_identical_json_for_the_same_posts(client, realtime, query):
     sim = realtime(rate=100, seed=12)
-    live = client.get("/analysis?duration=1s&dimension=comments")
+    live = client.get(f"{query}&duration=1s")
     assert live.status_code == 200
     total = live.json()["total_posts"]
     posts = [parse_event(e.data) for e in sim.sent if e.connection == 1][:total]
     arrived = timezone.now() - timedelta(seconds=30)
     store(*((arrived, post) for post in posts))
-    stored = client.get("/analysis?duration=2m&dimension=comments")
+    stored = client.get(f"{query}&duration=2m")
     assert stored.status_code == 200
     assert stored.content == live.content
+
+
+def test_several_dimensions_and_percentiles_in_one_answer(client):
+    now = timezone.now()
+    store(
+        *(
+            (now - timedelta(seconds=s), make_post(likes=s, comments=s % 7, created_ts=s))
+            for s in range(1, 101)
+        )
+    )
+    response = client.get(
+        "/v1/analysis?duration=2m&dimension=likes,comments,retweets&percentiles=95,99.9,100"
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "total_posts": 100,
+        "minimum_timestamp": 1,
+        "maximum_timestamp": 100,
+        "likes_p95": 95,
+        "likes_p99.9": 100,
+        "likes_p100": 100,
+        "comments_p95": 6,
+        "comments_p99.9": 6,
+        "comments_p100": 6,
+        "retweets_p95": None,
+        "retweets_p99.9": None,
+        "retweets_p100": None,
+    }
+    # Each dimension's figures are the single-dimension answer's.
+    for dimension in ("likes", "comments"):
+        alone = client.get(f"/analysis?duration=2m&dimension={dimension}&percentiles=95,99.9,100")
+        assert alone.json().items() <= response.json().items()
+    # The default percentiles, and /analysis takes the new parameters too.
+    both = client.get("/analysis?duration=2m&dimension=likes,comments").json()
+    assert list(both) == [
+        "total_posts",
+        "minimum_timestamp",
+        "maximum_timestamp",
+        *(f"{d}_p{p}" for d in ("likes", "comments") for p in (50, 90, 99)),
+    ]
+
+
+def test_a_404_only_when_no_listed_dimension_is_carried(client):
+    store((timezone.now() - timedelta(seconds=5), make_post(likes=5)))
+    missing = client.get("/v1/analysis?duration=2m&dimension=favorites,retweets")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "no post in the last 2m carries favorites or retweets"}
+    assert client.get("/v1/analysis?duration=2m&dimension=retweets,likes").status_code == 200
 
 
 def test_an_unreachable_upstream_is_a_502_within_the_window(client, settings):

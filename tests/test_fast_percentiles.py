@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from analysis.cover import window_cover
 from analysis.historical import bucket_range, post_percentiles, post_percentiles_reference
+from analysis.percentiles import Percentile
 from analysis.results import NoDataError, Question
 from ingestion.aggregates import BOUNDS, bucket_of
 from ingestion.parser import DIMENSIONS
@@ -194,3 +195,58 @@ def test_the_migration_counts_seconds_of_older_posts_as_the_collector_does():
         cursor.execute("DELETE FROM ingestion_periodsummary WHERE span = 1")
         cursor.execute(backfill)
     assert second_rows() == written
+
+
+PERCENTILE_LISTS = st.lists(
+    st.builds(lambda p: Percentile.parse(f"{p / 1000:.3f}"), st.integers(1, 100_000)),
+    min_size=1,
+    max_size=10,
+    unique=True,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    rows=POSTS,
+    windows=st.lists(
+        st.tuples(
+            OFFSETS,
+            OFFSETS,
+            st.lists(st.sampled_from(DIMENSIONS), min_size=1, max_size=4, unique=True),
+            PERCENTILE_LISTS,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_any_percentiles_of_several_dimensions_equal_percentile_disc(rows, windows):
+    with transaction.atomic():
+        arrivals = stored(rows)
+        for end, length, dimensions, requested in windows:
+            now = arrivals[end % len(arrivals)]
+            duration = length * MICRO + MICRO
+            references = {
+                d: post_percentiles_reference(
+                    dimension=d, duration=duration, now=now, requested=requested
+                )
+                for d in dimensions
+            }
+            question = Question(tuple(dimensions), duration, tuple(requested))
+            if not any(reference[3] for reference in references.values()):
+                with pytest.raises(NoDataError):
+                    post_percentiles(question, now=now)
+                continue
+            analysis = post_percentiles(question, now=now)
+            counts = next(iter(references.values()))[:3]
+            assert counts == (
+                analysis.total_posts,
+                analysis.minimum_timestamp,
+                analysis.maximum_timestamp,
+            )
+            names = [p.name for p in requested]
+            for d, (*_, carried, values) in references.items():
+                expected = (
+                    dict(zip(names, values, strict=True)) if carried else dict.fromkeys(names)
+                )
+                assert analysis.values[d] == expected, (d, requested)
+        transaction.set_rollback(True)
