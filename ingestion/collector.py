@@ -21,7 +21,7 @@ from django.db import DatabaseError, InterfaceError, close_old_connections, conn
 
 from ingestion import metrics
 from ingestion.leader import LeaderLock
-from ingestion.parser import Post, RejectedEvent, parse_event
+from ingestion.parser import ParsedPost, RejectedEvent, parse_event
 from ingestion.partitions import ensure_partitions, partition_start
 from ingestion.services import collector_heartbeat, posts_ingest
 from ingestion.stream import StreamReader
@@ -60,7 +60,7 @@ class StreamCollector:
         self.shutdown = False
         self.leading = False
         self.reader: StreamReader | None = None
-        self.buffer: list[tuple[datetime, Post]] = []
+        self.buffer: list[tuple[datetime, ParsedPost]] = []
         self._buffer_lock = threading.Lock()
         self._batch_ready = threading.Event()
         self._flushed = threading.Event()  # the reader waits on it when the writer lags
