@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 import orjson
 
 DIMENSIONS = ("likes", "comments", "favorites", "retweets")
+# SPEC §2's known post types. The set is open: any other root key is a post type too.
+POST_TYPES = (
+    "instagram_media", "pin", "youtube_video", "tiktok_video", "tweet",
+    "facebook_status", "article", "twitch_stream", "story",
+)  # fmt: skip
 TEXT_FIELDS = ("title", "text", "content", "description", "caption")
 LINK_FIELDS = ("link", "links", "url", "permalink")
 TEXT_LIMIT = 200
