@@ -22,6 +22,7 @@ from django.db import DatabaseError, InterfaceError, close_old_connections, conn
 
 from ingestion import metrics
 from ingestion.buffer import PostBuffer
+from ingestion.health import HEARTBEAT_INTERVAL
 from ingestion.leader import LeaderLock
 from ingestion.parser import RejectedEvent, parse_event
 from ingestion.partitions import ensure_partitions, partition_start
@@ -121,7 +122,7 @@ class StreamCollector:
         while not self.shutdown:
             self.run_once()
             if time.monotonic() >= next_check:
-                next_check = time.monotonic() + 5
+                next_check = time.monotonic() + HEARTBEAT_INTERVAL.total_seconds()
                 if not self.lock.still_ours():
                     logger.warning("leader lock lost: going back to standby")
                     break
