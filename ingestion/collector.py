@@ -154,6 +154,7 @@ class StreamCollector:
     def read_forever(self, reader: StreamReader) -> None:
         for event in reader.events():
             self.handle_event(event.data)
+            # Through a database outage the buffer takes the backlog instead, up to its limit.
             if not self._flush_failures:
                 self.buffer.hold_back()
 
