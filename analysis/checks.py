@@ -1,8 +1,6 @@
-"""System checks for settings that are valid one by one but not together."""
+"""System checks of the API's settings, and of the secret key (ingestion/checks.py has its own)."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
@@ -28,15 +26,6 @@ def check_durations(app_configs, **kwargs):
                 f"ANALYSIS_MAX_DURATION ({format_duration(high)}) is longer than RETENTION"
                 f" ({format_duration(settings.RETENTION)}): such windows would miss data.",
                 id="analysis.E002",
-            )
-        )
-    interval = settings.PARTITION_INTERVAL
-    if timedelta(days=1) % interval or interval < timedelta(minutes=1):
-        errors.append(
-            Error(
-                f"PARTITION_INTERVAL ({format_duration(interval)}) must be at least 1m and"
-                " divide a day (e.g. 1m, 5m, 15m, 1h, 2h).",
-                id="analysis.E003",
             )
         )
     return errors

@@ -1,20 +1,17 @@
-"""Operational endpoints: liveness, readiness and Prometheus metrics."""
+"""Operational endpoints: liveness, readiness and Prometheus metrics.
+
+/readyz checks the database and the migrations, then asks every app whose AppConfig has a
+`readiness_checks()` method (ingestion: collector heartbeat, current partition).
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from django.apps import apps
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from ingestion.models import CollectorHeartbeat
-from ingestion.partitions import existing_partitions, partition_name, partition_start
-
-HEARTBEAT_MAX_AGE = timedelta(seconds=30)
 
 
 @require_GET
@@ -25,7 +22,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready when the database answers, is migrated, is fed and has a partition for now."""
+    """Ready when the database answers, is migrated, and every app's checks pass."""
     try:
         checks = readiness_checks()
     except DatabaseError as error:
@@ -50,21 +47,14 @@ def pending_migrations() -> int:
 
 
 def readiness_checks() -> dict[str, str]:
+    """Check the database and its migrations, then ask each app with readiness checks."""
     connection.ensure_connection()
     checks = {"database": "ok"}
     pending = pending_migrations()
     checks["migrations"] = f"failed: {pending} not applied" if pending else "ok"
-    now = timezone.now()
-    newest = CollectorHeartbeat.objects.order_by("-beat_at").first()
-    if newest is None:
-        checks["collector"] = "failed: no collector heartbeat yet"
-    elif now - newest.beat_at > HEARTBEAT_MAX_AGE:
-        age = int((now - newest.beat_at).total_seconds())
-        checks["collector"] = f"failed: last heartbeat {age} s ago ({newest.collector})"
-    else:
-        checks["collector"] = "ok"
-    current = partition_name(partition_start(now))
-    checks["partition"] = "ok" if current in existing_partitions() else f"failed: no {current}"
+    for app_config in apps.get_app_configs():
+        if hasattr(app_config, "readiness_checks"):
+            checks.update(app_config.readiness_checks())
     return checks
 
 

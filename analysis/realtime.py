@@ -21,7 +21,7 @@ from typing import ClassVar, NamedTuple
 from analysis import metrics
 from analysis.percentiles import percentiles
 from analysis.results import Analysis, NoDataError, Question, Window
-from ingestion.parser import DIMENSIONS, Post, RejectedEvent, parse_event
+from ingestion.parser import DIMENSIONS, ParsedPost, RejectedEvent, parse_event
 from ingestion.stream import Backoff, StreamReader
 
 NOT_CARRIED = -1  # a dimension's value in the log when the post does not carry it
@@ -185,7 +185,7 @@ class SharedStream:
             positions = range(self.dropped + first, self.dropped + last)
         return positions, [part for part in parts if part.posts]
 
-    def _append(self, post: Post) -> None:
+    def _append(self, post: ParsedPost) -> None:
         # Read time under the lock: a window that has counted sees no later record before it.
         self.read_at.append(self.clock())
         self.created.append(post.created_ts)

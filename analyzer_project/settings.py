@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from analyzer_project import embedded_db
 from analyzer_project.durations import parse_duration
 from analyzer_project.logs import logging_config
 
@@ -127,11 +128,17 @@ TEMPLATES = [
 ]
 
 if os.environ.get("DATABASE_URL"):
-    _database = dj_database_url.parse(os.environ["DATABASE_URL"])
+    _database = {
+        **dj_database_url.parse(os.environ["DATABASE_URL"]),
+        "ENGINE": "django.db.backends.postgresql",
+    }
 else:
-    from analyzer_project.embedded_db import embedded_database
-
-    _database = embedded_database()
+    # PostgreSQL's backend too, on a server it starts at the first connection, not here.
+    _database = {
+        "ENGINE": "analyzer_project.embedded_db",
+        "NAME": embedded_db.DATABASE_NAME,
+        "USER": embedded_db.USER,
+    }
 # The web's threads (gunicorn's REALTIME_MAX_CONCURRENT + 16, runserver's one per request)
 # share one pool per process: a request holds a connection only while it runs, and waits up
 # to DATABASE_POOL_TIMEOUT for a free one instead of failing with PostgreSQL's "too many
@@ -144,7 +151,6 @@ DATABASE_POOL_TIMEOUT = env_duration("DATABASE_POOL_TIMEOUT", "10s")
 DATABASES = {
     "default": {
         **_database,
-        "ENGINE": "django.db.backends.postgresql",
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {

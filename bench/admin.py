@@ -17,11 +17,9 @@ from datetime import timedelta
 
 from common import bench_database, machine, median
 
-TYPES = (
-    "instagram_media", "pin", "youtube_video", "tiktok_video", "tweet", "facebook_status",
-    "article", "twitch_stream", "story",
-)  # fmt: skip
-# Upper bounds of the cumulative shares of TYPES (20, 8, 8, 12, 25, 8, 6, 3, 10 %).
+from ingestion.parser import POST_TYPES
+
+# Upper bounds of the cumulative shares of POST_TYPES (20, 8, 8, 12, 25, 8, 6, 3, 10 %).
 SHARES = (0.20, 0.28, 0.36, 0.48, 0.73, 0.81, 0.87, 0.90)
 PHRASES = ("Wishing for summer", "café au lait ☕", "東京の夜景 🌃", "link in bio 👇", "#ootd", "")
 
@@ -78,7 +76,7 @@ def load(rows: int) -> float:
                     "start": start + timedelta(hours=hour),
                     "step": timedelta(hours=1) / count,
                     "rows": count,
-                    "types": list(TYPES),
+                    "types": list(POST_TYPES),
                     "shares": list(SHARES),
                     "phrases": list(PHRASES),
                     "phrase_count": len(PHRASES),

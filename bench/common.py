@@ -25,10 +25,10 @@ def server_url() -> str:
     """The PostgreSQL to benchmark on: DATABASE_URL, or the embedded one."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    from analyzer_project.embedded_db import embedded_database
+    from analyzer_project import embedded_db
 
-    params = embedded_database()
-    return f"postgresql://{params['USER']}@{quote(params['HOST'], safe='')}/{params['NAME']}"
+    host = quote(embedded_db.socket_dir(), safe="")
+    return f"postgresql://{embedded_db.USER}@{host}/{embedded_db.DATABASE_NAME}"
 
 
 def free_port() -> int:

@@ -26,6 +26,7 @@ import psutil
 import requests
 from common import ROOT, bench_database, free_port, machine, manage
 
+from ingestion.parser import DIMENSIONS
 from ingestion.simulator import StreamSimulator
 
 VERDICTS: list[str] = []
@@ -281,7 +282,7 @@ def load(url: str, posts: int = 1_000_000, clients: int = 200) -> None:
     try:
         web = stack.web(STREAM_URL=sim.url)
         queries = [f"duration={d}&dimension={m}" for d in ("2m", "1h", "6h", "24h")
-                   for m in ("likes", "comments", "favorites", "retweets")]  # fmt: skip
+                   for m in DIMENSIONS]  # fmt: skip
 
         def ask(i: int) -> tuple[int | None, float]:
             t = time.monotonic()

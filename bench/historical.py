@@ -28,6 +28,7 @@ from unittest import mock
 from common import bench_database, free_port, machine, manage, median, server_url, with_database
 
 from analyzer_project.durations import parse_duration
+from ingestion.parser import DIMENSIONS
 
 WINDOWS = ("5m", "1h", "6h", "24h")
 STREAM_WINDOWS = ("2m", "5m", "1h", "24h")
@@ -92,9 +93,7 @@ def compare(label: str, dimension: str, clock: Callable[[], datetime], runs: int
 
 def run(windows: tuple[str, ...], clock: Callable[[], datetime], runs: int) -> bool:
     results = [
-        compare(label, dimension, clock, runs)
-        for label in windows
-        for dimension in ("likes", "comments", "favorites", "retweets")
+        compare(label, dimension, clock, runs) for label in windows for dimension in DIMENSIONS
     ]
     if not all(results):
         print(f"{results.count(False)} answer(s) differ from percentile_disc")

@@ -49,7 +49,8 @@ from common import (
     wait_until_up,
 )
 
-DIMENSIONS = ("likes", "comments", "favorites", "retweets")
+from ingestion.parser import DIMENSIONS
+
 RUNSERVER_DURATIONS = ("2m", "5m", "1h", "24h")
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
@@ -63,7 +64,7 @@ def fire(port: int, clients: int, requests: int) -> dict:
         connection.connect()
         barrier.wait()
         for i in range(requests):
-            path = f"/analysis?duration=1h&dimension={DIMENSIONS[(number + i) % 4]}"
+            path = f"/analysis?duration=1h&dimension={DIMENSIONS[(number + i) % len(DIMENSIONS)]}"
             started = time.monotonic()
             try:
                 connection.request("GET", path)
@@ -235,7 +236,7 @@ def get_status(url: str) -> int:
 def runserver_round(url: str, port: int, requests: int) -> dict:
     urls = [
         f"http://127.0.0.1:{port}/analysis?duration={RUNSERVER_DURATIONS[i % 4]}"
-        f"&dimension={DIMENSIONS[i // 4 % 4]}"
+        f"&dimension={DIMENSIONS[i // 4 % len(DIMENSIONS)]}"
         for i in range(requests)
     ]
     started = time.monotonic()

@@ -16,13 +16,8 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from ingestion.models import Post
+from ingestion.parser import POST_TYPES
 
-# SPEC §2. A fixed list, because offering the types found in the table would take a
-# DISTINCT over every row; an unknown type is still stored and shown, just not offered.
-KNOWN_TYPES = (
-    "instagram_media", "pin", "youtube_video", "tiktok_video", "tweet",
-    "facebook_status", "article", "twitch_stream", "story",
-)  # fmt: skip
 ARRIVAL_WINDOWS = {"1h": ("last hour", 1), "6h": ("last 6 hours", 6), "24h": ("last 24 hours", 24)}
 EXACT_COUNT_LIMIT = 10_000
 
@@ -67,7 +62,9 @@ class PostTypeFilter(admin.SimpleListFilter):
     parameter_name = "type"
 
     def lookups(self, request, model_admin):
-        return [(name, name) for name in KNOWN_TYPES]
+        # The known types, because offering those found in the table would take a DISTINCT
+        # over every row; an unknown type is still stored and shown, just not offered.
+        return [(name, name) for name in POST_TYPES]
 
     def queryset(self, request, queryset):
         return queryset.filter(post_type=self.value()) if self.value() else queryset

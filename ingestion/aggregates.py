@@ -22,7 +22,7 @@ from operator import attrgetter
 
 from django.db import connection
 
-from ingestion.parser import DIMENSIONS, Post
+from ingestion.parser import DIMENSIONS, ParsedPost
 from ingestion.partitions import floor
 
 MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
@@ -48,12 +48,12 @@ def bucket_of(value: int) -> int:
     return bisect_right(BOUNDS, value)
 
 
-def _count(posts: Iterable[tuple[datetime, Post]]) -> dict[int, tuple[Counter, dict]]:
+def _count(posts: Iterable[tuple[datetime, ParsedPost]]) -> dict[int, tuple[Counter, dict]]:
     """Count posts per second, then roll the seconds up into minutes and hours.
 
     Return {span: ({(start, dimension, bucket): n}, {start: [posts, min, max created_ts]})}.
     """
-    by_second: dict[datetime, list[Post]] = {}
+    by_second: dict[datetime, list[ParsedPost]] = {}
     for arrived_at, post in posts:
         by_second.setdefault(arrived_at.replace(microsecond=0), []).append(post)
     buckets: Counter = Counter()
@@ -119,7 +119,7 @@ _ADD_SUMMARIES = """
 """
 
 
-def aggregates_add(*, posts: Sequence[tuple[datetime, Post]]) -> None:
+def aggregates_add(*, posts: Sequence[tuple[datetime, ParsedPost]]) -> None:
     """Add posts to the aggregates of every span; call inside the transaction storing them."""
     if not posts:
         return

@@ -1,9 +1,10 @@
 """The collector: read the stream into a bounded buffer, flush it to PostgreSQL in batches.
 
-Two threads: a reader thread parses events into the buffer and never waits for the
-database; the calling thread runs the loop below, flushing every `flush_interval` (or
-sooner when a batch is full). A database outage therefore only grows the buffer, and
-shutdown, signals and leadership are all handled in one place, between flushes.
+Two threads: a reader thread parses events into the buffer (ingestion/buffer.py) and never
+waits for the database; the calling thread runs the loop below, flushing every
+`flush_interval` (or sooner when a batch is full). A database outage therefore only grows
+the buffer, and shutdown, signals and leadership are all handled in one place, between
+flushes.
 """
 
 from __future__ import annotations
@@ -20,13 +21,21 @@ from datetime import UTC, datetime, timedelta
 from django.db import DatabaseError, InterfaceError, close_old_connections, connection
 
 from ingestion import metrics
+from ingestion.buffer import PostBuffer
+from ingestion.health import HEARTBEAT_INTERVAL
 from ingestion.leader import LeaderLock
-from ingestion.parser import Post, RejectedEvent, parse_event
+from ingestion.parser import RejectedEvent, parse_event
 from ingestion.partitions import ensure_partitions, partition_start
 from ingestion.services import collector_heartbeat, posts_ingest
 from ingestion.stream import StreamReader
 
 logger = logging.getLogger(__name__)
+
+# The defaults of collect_stream's options.
+BATCH_SIZE = 5000  # posts per COPY at most
+FLUSH_INTERVAL = 0.25  # seconds: a post is queryable well within 1 s of arrival
+BUFFER_LIMIT = 200_000  # posts buffered through a database outage before dropping
+PROGRESS_INTERVAL = 10.0  # seconds between progress lines
 
 
 def utc_now() -> datetime:
@@ -40,18 +49,16 @@ class StreamCollector:
         self,
         new_reader: Callable[[], StreamReader],
         *,
-        batch_size: int = 5000,
-        flush_interval: float = 0.25,
-        buffer_limit: int = 200_000,
-        progress_interval: float = 10.0,
+        batch_size: int = BATCH_SIZE,
+        flush_interval: float = FLUSH_INTERVAL,
+        buffer_limit: int = BUFFER_LIMIT,
+        progress_interval: float = PROGRESS_INTERVAL,
         standby_poll: float = 1.0,
         now: Callable[[], datetime] = utc_now,
         lock: LeaderLock | None = None,
     ) -> None:
         self.new_reader = new_reader
-        self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self.buffer_limit = buffer_limit
         self.progress_interval = progress_interval
         self.standby_poll = standby_poll
         self.now = now
@@ -60,21 +67,16 @@ class StreamCollector:
         self.shutdown = False
         self.leading = False
         self.reader: StreamReader | None = None
-        self.buffer: list[tuple[datetime, Post]] = []
-        self._buffer_lock = threading.Lock()
-        self._batch_ready = threading.Event()
-        self._flushed = threading.Event()  # the reader waits on it when the writer lags
+        self.buffer = PostBuffer(limit=buffer_limit, batch_size=batch_size)
         self._partitions_current: datetime | None = None
         self._flush_failures = 0
         self._retry_at = 0.0
         self._last_rejection_log = 0.0
         self.ingested = 0
-        self.dropped = 0
         self.rejected: Counter[str] = Counter()
         self.last_lag = 0.0
         self._reconnects_counted = 0
         self._last_flush = 0.0
-        self._accepting = True  # False between leading terms
         self._progress = (time.monotonic(), 0)
 
     # --- the loop ------------------------------------------------------------------
@@ -105,14 +107,14 @@ class StreamCollector:
             if not announced:
                 logger.info("another collector holds the leader lock: waiting as standby")
                 announced = True
-            self._batch_ready.wait(self.standby_poll)
+            time.sleep(self.standby_poll)
         return False
 
     def lead(self) -> None:
         """Ingest until shutdown or until the lock is lost, then flush what is buffered."""
         self.leading = True
         metrics.LEADING.set(1)
-        self._accepting = True
+        self.buffer.open()
         self.reader = self.new_reader()
         thread = threading.Thread(target=self.read_forever, args=(self.reader,), daemon=True)
         thread.start()
@@ -120,15 +122,13 @@ class StreamCollector:
         while not self.shutdown:
             self.run_once()
             if time.monotonic() >= next_check:
-                next_check = time.monotonic() + 5
+                next_check = time.monotonic() + HEARTBEAT_INTERVAL.total_seconds()
                 if not self.lock.still_ours():
                     logger.warning("leader lock lost: going back to standby")
                     break
                 self.beat()
         self.reader.stop()
-        with self._buffer_lock:
-            # The reader thread may still hand over an event it was reading: not buffered.
-            self._accepting = False
+        self.buffer.close()
         self.flush_remaining()
         self.leading = False
         metrics.LEADING.set(0)
@@ -138,9 +138,9 @@ class StreamCollector:
         due = self._last_flush + self.flush_interval
         # Wait in short slices: a signal handler only sets self.shutdown.
         while not self.shutdown and (left := due - time.monotonic()) > 0:
-            if self._batch_ready.wait(min(left, 0.25)):
+            if self.buffer.batch_ready.wait(min(left, 0.25)):
                 break
-        self._batch_ready.clear()
+        self.buffer.batch_ready.clear()
         self._last_flush = time.monotonic()
         if time.monotonic() < self._retry_at:
             return False
@@ -154,12 +154,9 @@ class StreamCollector:
     def read_forever(self, reader: StreamReader) -> None:
         for event in reader.events():
             self.handle_event(event.data)
-            if len(self.buffer) >= 2 * self.batch_size and not self._flush_failures:
-                # The writer is behind but healthy: leave the backlog in the socket (TCP
-                # backpressure on the upstream), not in memory. During a database outage
-                # the buffer takes it instead, up to its limit.
-                self._flushed.wait(1.0)
-                self._flushed.clear()
+            # Through a database outage the buffer takes the backlog instead, up to its limit.
+            if not self._flush_failures:
+                self.buffer.hold_back()
 
     # --- steps ---------------------------------------------------------------------
 
@@ -173,25 +170,11 @@ class StreamCollector:
             metrics.EVENTS_REJECTED.labels(rejection.reason).inc()
             self._log_rejection(rejection, data)
             return False
-        with self._buffer_lock:
-            if not self._accepting:
-                return False
-            if len(self.buffer) >= self.buffer_limit:
-                self.dropped += 1
-                metrics.POSTS_DROPPED.inc()
-                if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
-                    logger.error("buffer full: %d posts dropped so far", self.dropped)
-                return False
-            self.buffer.append((arrived_at, post))
-            if len(self.buffer) >= self.batch_size:
-                self._batch_ready.set()
-        return True
+        return self.buffer.put(arrived_at, post)
 
     def flush(self) -> bool:
         """Write the buffered posts in one COPY; on a database error keep them and back off."""
-        with self._buffer_lock:
-            batch, self.buffer = self.buffer, []
-        self._flushed.set()
+        batch = self.buffer.take()
         if not batch:
             return True
         started = time.monotonic()
@@ -200,13 +183,12 @@ class StreamCollector:
             self._ensure_partitions(batch[0][0], batch[-1][0])
             posts_ingest(posts=batch)
         except (DatabaseError, InterfaceError) as error:
-            with self._buffer_lock:
-                self.buffer[:0] = batch
+            self.buffer.give_back(batch)
             self._flush_failed(error)
             return False
         finally:
             metrics.BUFFERED.set(len(self.buffer))
-            metrics.BUFFER_FILL.set(len(self.buffer) / self.buffer_limit)
+            metrics.BUFFER_FILL.set(len(self.buffer) / self.buffer.limit)
         metrics.FLUSH_SECONDS.observe(time.monotonic() - started)
         metrics.BATCH_SIZE.observe(len(batch))
         metrics.POSTS_INGESTED.inc(len(batch))
@@ -250,7 +232,7 @@ class StreamCollector:
             (self.ingested - ingested_then) / max(elapsed, 1e-9),
             sum(self.rejected.values()),
             rejected or "none",
-            self.dropped,
+            self.buffer.dropped,
             len(self.buffer),
             self.reader.reconnects if self.reader else 0,
             self.last_lag,
@@ -259,7 +241,7 @@ class StreamCollector:
     def summary(self) -> str:
         return (
             f"ingested {self.ingested} posts, rejected {sum(self.rejected.values())},"
-            f" dropped {self.dropped}, unwritten {len(self.buffer)}"
+            f" dropped {self.buffer.dropped}, unwritten {len(self.buffer)}"
         )
 
     # --- helpers -------------------------------------------------------------------

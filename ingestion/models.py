@@ -35,7 +35,7 @@ class Post(models.Model):
 
 
 class CollectorHeartbeat(models.Model):
-    """The leading collector's last sign of life; /readyz wants one under 30 s old."""
+    """The leading collector's last sign of life, for /readyz (ingestion/health.py)."""
 
     collector = models.CharField(max_length=200, primary_key=True, help_text="host:pid")
     beat_at = models.DateTimeField()

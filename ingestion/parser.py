@@ -1,4 +1,4 @@
-"""The one definition of a valid post (SPEC §2): raw SSE `data` → Post, or RejectedEvent."""
+"""The one definition of a valid post (SPEC §2): raw SSE `data` → ParsedPost, or RejectedEvent."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 import orjson
 
 DIMENSIONS = ("likes", "comments", "favorites", "retweets")
+# SPEC §2's known post types. The set is open: any other root key is a post type too.
+POST_TYPES = (
+    "instagram_media", "pin", "youtube_video", "tiktok_video", "tweet",
+    "facebook_status", "article", "twitch_stream", "story",
+)  # fmt: skip
 TEXT_FIELDS = ("title", "text", "content", "description", "caption")
 LINK_FIELDS = ("link", "links", "url", "permalink")
 TEXT_LIMIT = 200
@@ -36,7 +41,9 @@ class RejectedEvent(Exception):  # noqa: N818 - it is an outcome, not a failure 
 
 
 @dataclass(slots=True)
-class Post:
+class ParsedPost:
+    """What parse_event reads from an event: a models.Post row but its id and arrival time."""
+
     post_type: str
     created_ts: int
     upstream_id: int | None = None
@@ -108,8 +115,8 @@ def _load(data: str) -> object:
         raise RejectedEvent("invalid_json", str(error)[:100]) from None
 
 
-def parse_event(data: str) -> Post:
-    """Parse one event's data into a Post, or raise RejectedEvent saying why it is not one."""
+def parse_event(data: str) -> ParsedPost:
+    """Parse one event's data into a ParsedPost, or raise RejectedEvent saying why it is not one."""
     document = _load(data)
     if not isinstance(document, dict):
         raise RejectedEvent("not_an_object", type(document).__name__)
@@ -130,7 +137,7 @@ def parse_event(data: str) -> Post:
             continue
         if (count := as_count(value)) is not None:
             metrics[_clean(name, TYPE_LIMIT)] = count
-    return Post(
+    return ParsedPost(
         post_type=_clean(post_type, TYPE_LIMIT),
         created_ts=created_ts,
         upstream_id=_as_int64(fields.get("id")),

@@ -18,10 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from ingestion.parser import POST_TYPES
+
 logger = logging.getLogger(__name__)
 
 # type -> (numeric fields, text fields, link field), after the table in SPEC §2.
-POST_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
+FIELDS_BY_TYPE: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "instagram_media": (("likes", "comments", "views", "plays"), ("text",), "link"),
     "pin": (("likes", "comments", "saves", "repins"), ("title", "description"), "links"),
     "youtube_video": (("views", "likes", "dislikes", "comments"), ("title", "description"), "link"),
@@ -32,7 +34,7 @@ POST_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "twitch_stream": (("avg_viewers", "peak_viewers"), ("title",), "link"),
     "story": (("likes", "comments", "views"), ("text",), "link"),
 }
-_TYPE_NAMES = tuple(POST_TYPES)
+# POST_TYPES' shares of the stream in percent, cumulated for rng.choices.
 _TYPE_WEIGHTS = tuple(itertools.accumulate((20, 8, 8, 12, 25, 8, 6, 3, 10)))
 # Median of each metric is about e**mu; sigma 2.2 gives the long tail seen upstream.
 _MU = {"views": 6.0, "plays": 6.0, "likes": 3.5, "favorites": 3.5, "comments": 1.0}
@@ -87,8 +89,8 @@ class EventGenerator:
     def post(self) -> tuple[str, dict]:
         """Return a random post type and its fields."""
         rng = self.random
-        post_type = rng.choices(_TYPE_NAMES, cum_weights=_TYPE_WEIGHTS)[0]
-        numeric, texts, link = POST_TYPES[post_type]
+        post_type = rng.choices(POST_TYPES, cum_weights=_TYPE_WEIGHTS)[0]
+        numeric, texts, link = FIELDS_BY_TYPE[post_type]
         post_id = str(rng.randrange(10**17, 10**19))
         fields: dict[str, object] = {"id": rng.randrange(1, 2**31)}
         for name in texts:

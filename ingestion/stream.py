@@ -12,6 +12,7 @@ import logging
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -95,7 +96,8 @@ class StreamReader:
         self.last_event_id: str | None = None
         self.connections = 0
         self.reconnects = 0
-        self.delays: list[float] = []
+        # The latest back-off delays, oldest first; bounded, as a collector runs for months.
+        self.delays: deque[float] = deque(maxlen=100)
 
     def events(self, *, deadline: float | None = None) -> Iterator[sseclient.Event]:
         """Yield events until stop() or `deadline` (on `clock`), reconnecting as needed."""

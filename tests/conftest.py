@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from ingestion.parser import Post
+from ingestion.parser import ParsedPost
 from ingestion.partitions import ensure_partitions
 from ingestion.services import posts_ingest
 from ingestion.simulator import StreamSimulator
@@ -26,14 +26,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def make_post(**fields) -> Post:
-    """Build a valid Post; override any field by keyword."""
+def make_post(**fields) -> ParsedPost:
+    """Build a valid ParsedPost; override any field by keyword."""
     defaults = {"post_type": "tweet", "created_ts": 1_700_000_000, "post_id": "1"}
-    return Post(**{**defaults, **fields})
+    return ParsedPost(**{**defaults, **fields})
 
 
 def store(*posts_at: tuple) -> None:
-    """Store (arrived_at, Post) pairs, creating the partitions their arrival hours need."""
+    """Store (arrived_at, ParsedPost) pairs, creating the partitions their arrival hours need."""
     first = min(arrived_at for arrived_at, _ in posts_at)
     last = max(arrived_at for arrived_at, _ in posts_at)
     ensure_partitions(now=first, ahead=last - first)

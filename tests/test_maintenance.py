@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 from django_q.models import Failure, Schedule, Success
 
@@ -112,11 +113,54 @@ def test_the_command_says_what_it_created_and_dropped(
     assert (existing_partitions() != before) is changes
 
 
+# The ingestion tables as PostgreSQL sees them, partitions aside (those follow the clock):
+# columns with their types, defaults and identity; options and partition key; constraints;
+# indexes.
+SCHEMA_QUERIES = (
+    """
+    SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+           a.attidentity::text, pg_get_expr(d.adbin, d.adrelid)
+    FROM pg_class c
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+    WHERE c.relname LIKE 'ingestion_%' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+    ORDER BY 1, a.attnum
+    """,
+    """
+    SELECT relname, relkind::text, reloptions, pg_get_partkeydef(oid) FROM pg_class
+    WHERE relname LIKE 'ingestion_%' AND relkind IN ('r', 'p') AND NOT relispartition
+    ORDER BY 1
+    """,
+    """
+    SELECT o.conname, pg_get_constraintdef(o.oid)
+    FROM pg_constraint o JOIN pg_class t ON t.oid = o.conrelid
+    WHERE t.relname LIKE 'ingestion_%' AND NOT t.relispartition
+    ORDER BY 1
+    """,
+    """
+    SELECT pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+    WHERE t.relname LIKE 'ingestion_%' AND NOT t.relispartition
+    ORDER BY 1
+    """,
+)
+
+
+def ingestion_schema() -> list[list[tuple]]:
+    with connection.cursor() as cursor:
+        return [cursor.execute(query).fetchall() for query in SCHEMA_QUERIES]
+
+
 @pytest.mark.django_db
-def test_the_schedule_is_declared_once_however_often_migrate_runs():
-    call_command("migrate", verbosity=0)
-    call_command("migrate", verbosity=0)
-    schedule = declare_schedule()  # as if migration 0003 were applied again
+def test_the_migrations_undo_and_redo_to_the_same_schema_with_one_schedule():
+    schema = ingestion_schema()
+    call_command("migrate", "ingestion", "zero", verbosity=0)
+    assert ingestion_schema() == [[], [], [], []]
+    assert not Schedule.objects.filter(name=SCHEDULE_MIGRATION.NAME).exists()
+    call_command("migrate", "ingestion", verbosity=0)
+    assert ingestion_schema() == schema
+    assert partition_name(partition_start(timezone.now())) in existing_partitions()
+    schedule = declare_schedule()  # as if migration 0003 were applied again: still one
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
         TASK,
         Schedule.MINUTES,

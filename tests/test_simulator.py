@@ -11,8 +11,8 @@ import pytest
 import requests
 import sseclient
 
-from ingestion.parser import REJECTION_REASONS, RejectedEvent, parse_event
-from ingestion.simulator import POST_TYPES, EventGenerator, StreamSimulator
+from ingestion.parser import POST_TYPES, REJECTION_REASONS, RejectedEvent, parse_event
+from ingestion.simulator import EventGenerator, StreamSimulator
 
 
 def read_events(response: requests.Response, count: int) -> list[sseclient.Event]:

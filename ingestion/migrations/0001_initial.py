@@ -1,11 +1,29 @@
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
 from django.db import migrations, models
 from django.utils import timezone
 
 
 def create_first_partitions(apps, schema_editor):
-    from ingestion.partitions import ensure_partitions
+    """Create the partitions of the current PARTITION_INTERVAL and of the two hours after it.
 
-    ensure_partitions(now=timezone.now())
+    Spelled out as ingestion/partitions.py named and bounded them when this was written,
+    not imported: a migration must give the same schema whatever the live code becomes.
+    """
+    interval = settings.PARTITION_INTERVAL
+    now = timezone.now()
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    start = epoch + (now - epoch) // interval * interval
+    name_format = "%Y%m%d_%H%M" if interval % timedelta(hours=1) else "%Y%m%d_%H"
+    with schema_editor.connection.cursor() as cursor:
+        while start <= now + timedelta(hours=2):
+            cursor.execute(
+                f'CREATE TABLE "ingestion_post_p{start:{name_format}}" PARTITION OF ingestion_post '
+                "FOR VALUES FROM (%s) TO (%s)",
+                [start.isoformat(), (start + interval).isoformat()],
+            )
+            start += interval
 
 CREATE_TABLE = """
 CREATE TABLE ingestion_post (

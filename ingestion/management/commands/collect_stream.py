@@ -7,7 +7,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import start_http_server
 
-from ingestion.collector import StreamCollector
+from ingestion.collector import (
+    BATCH_SIZE,
+    BUFFER_LIMIT,
+    FLUSH_INTERVAL,
+    PROGRESS_INTERVAL,
+    StreamCollector,
+)
 from ingestion.stream import StreamReader
 
 logger = logging.getLogger("ingestion.collector")
@@ -18,10 +24,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default=None, help="SSE endpoint (default: STREAM_URL)")
-        parser.add_argument("--batch-size", type=int, default=5000)
-        parser.add_argument("--flush-interval", type=float, default=0.25, help="seconds")
-        parser.add_argument("--buffer-limit", type=int, default=200_000, help="posts")
-        parser.add_argument("--progress-interval", type=float, default=10.0, help="seconds")
+        parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+        parser.add_argument("--flush-interval", type=float, default=FLUSH_INTERVAL, help="seconds")
+        parser.add_argument("--buffer-limit", type=int, default=BUFFER_LIMIT, help="posts")
+        parser.add_argument(
+            "--progress-interval", type=float, default=PROGRESS_INTERVAL, help="seconds"
+        )
         parser.add_argument(
             "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on it"
         )
