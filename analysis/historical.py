@@ -19,9 +19,10 @@ import contextlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import accumulate
+from typing import NamedTuple
 
 from django.db import connection, transaction
 
@@ -45,22 +46,40 @@ def _whole(name: str, coarser: str | None) -> str:
 
 _WHOLE = {"second": _whole("second", "minute"), "minute": _whole("minute", "hour")}
 _WHOLE["hour"] = _whole("hour", None)
-_PERIOD_BUCKETS = f"""
-    SELECT bucket, sum(n)::bigint FROM (
-        SELECT bucket, n FROM ingestion_bucketcount
-        WHERE dimension = %(dimension)s
-          AND (span = %(minute)s AND {_WHOLE["minute"]} OR span = %(hour)s AND {_WHOLE["hour"]})
-        UNION ALL
-        SELECT counted.bucket, counted.n
-        FROM ingestion_secondcount, unnest(buckets, counts) AS counted(bucket, n)
-        WHERE dimension = %(dimension)s AND {_WHOLE["second"]}
-    ) AS whole GROUP BY bucket
-"""
-_PERIOD_SUMMARY = f"""
-    SELECT coalesce(sum(posts), 0)::bigint, min(min_created_ts), max(max_created_ts)
-    FROM ingestion_periodsummary
-    WHERE {" OR ".join(f"span = %({name})s AND {whole}" for name, whole in _WHOLE.items())}
-"""
+_MINUTES_AND_HOURS = (
+    f"(span = %(minute)s AND {_WHOLE['minute']} OR span = %(hour)s AND {_WHOLE['hour']})"
+)
+# A question naming post types reads the counts per post type (minutes and hours only):
+# each statement comes in two forms, keyed by `typed`.
+_OF_TYPES = "post_type = ANY(%(post_types)s)"
+_PERIOD_BUCKETS = {
+    False: f"""
+        SELECT bucket, sum(n)::bigint FROM (
+            SELECT bucket, n FROM ingestion_bucketcount
+            WHERE dimension = %(dimension)s AND {_MINUTES_AND_HOURS}
+            UNION ALL
+            SELECT counted.bucket, counted.n
+            FROM ingestion_secondcount, unnest(buckets, counts) AS counted(bucket, n)
+            WHERE dimension = %(dimension)s AND {_WHOLE["second"]}
+        ) AS whole GROUP BY bucket
+    """,
+    True: f"""
+        SELECT bucket, sum(n)::bigint FROM ingestion_typecount
+        WHERE dimension = %(dimension)s AND {_OF_TYPES} AND {_MINUTES_AND_HOURS}
+        GROUP BY bucket
+    """,
+}
+_SUMMARY = "coalesce(sum(posts), 0)::bigint, min(min_created_ts), max(max_created_ts)"
+_PERIOD_SUMMARY = {
+    False: f"""
+        SELECT {_SUMMARY} FROM ingestion_periodsummary
+        WHERE {" OR ".join(f"span = %({name})s AND {whole}" for name, whole in _WHOLE.items())}
+    """,
+    True: f"""
+        SELECT {_SUMMARY} FROM ingestion_typesummary
+        WHERE {_OF_TYPES} AND {_MINUTES_AND_HOURS}
+    """,
+}
 # The coverage: newest arrival up to now, oldest overall (index-only min/max lookups).
 _ARRIVALS = """
     SELECT (SELECT max(arrived_at) FROM ingestion_post WHERE arrived_at <= %(now)s),
@@ -69,35 +88,41 @@ _ARRIVALS = """
 # The partial seconds at the edges, bucketed the same way; the NULL bucket holds the posts
 # that do not carry the dimension (counted in total_posts only).
 _EDGES = {
-    d: f"""
+    (d, typed): f"""
         SELECT width_bucket({d}, %(bounds)s::bigint[]), count(*), min(created_ts),
                max(created_ts)
         FROM ingestion_post
-        WHERE (arrived_at > %(since)s AND arrived_at < %(second_from)s)
-           OR (arrived_at >= %(second_to)s AND arrived_at <= %(now)s)
+        WHERE ((arrived_at > %(since)s AND arrived_at < %(second_from)s)
+               OR (arrived_at >= %(second_to)s AND arrived_at <= %(now)s))
+              {f"AND {_OF_TYPES}" if typed else ""}
         GROUP BY 1
     """
     for d in DIMENSIONS
+    for typed in (False, True)
 }
 # The k-th (0-based: OFFSET) value of a bucket in the window, in order: a range scan of the
 # partial index (d, arrived_at) WHERE d IS NOT NULL of each partition of the window.
 _NTH_VALUE = {
-    d: f"""
+    (d, typed): f"""
         SELECT {d} FROM ingestion_post
         WHERE arrived_at > %(since)s AND arrived_at <= %(now)s AND {d} BETWEEN %(low)s AND %(high)s
+              {f"AND {_OF_TYPES}" if typed else ""}
         ORDER BY {d} OFFSET %(skip)s LIMIT 1
     """
     for d in DIMENSIONS
+    for typed in (False, True)
 }
 # The definition the fast path must match: one statement sorting the window's values.
 _REFERENCE = {
-    d: f"""
+    (d, typed): f"""
         SELECT count(*), min(created_ts), max(created_ts), count({d}),
                percentile_disc(%(fractions)s::float8[]) WITHIN GROUP (ORDER BY {d})
         FROM ingestion_post
         WHERE arrived_at > %(since)s AND arrived_at <= %(now)s
+              {f"AND {_OF_TYPES}" if typed else ""}
     """
     for d in DIMENSIONS
+    for typed in (False, True)
 }
 
 
@@ -133,11 +158,14 @@ def post_percentiles(question: Question, *, now: datetime) -> Analysis:
         # No row is older than `oldest` (pruned), but the aggregates of the period it falls
         # in may still count some: start the window there, those are then edges.
         cover = window_cover(since=max(since, oldest - timedelta(microseconds=1)), now=now)
-        counts = _summarise(cursor, question.dimensions, cover)
+        if question.post_types:  # no per-second counts per type: partial minutes are raw
+            cover = replace(cover, second_from=cover.minute_from, second_to=cover.minute_to)
+        scope = _Scope(cover, question.post_types)
+        counts = _summarise(cursor, question.dimensions, scope)
         if not any(counts.buckets.values()):
             raise NoDataError(question.dimensions, window)
         values = {
-            dimension: _percentiles(cursor, dimension, cover, buckets, question.percentiles)
+            dimension: _percentiles(cursor, dimension, scope, buckets, question.percentiles)
             for dimension, buckets in counts.buckets.items()
         }
     return Analysis(counts.total, counts.minimum, counts.maximum, values, window)
@@ -149,6 +177,7 @@ def post_percentiles_reference(
     duration: timedelta,
     now: datetime,
     requested: Iterable[Percentile] = DEFAULT_PERCENTILES,
+    post_types: tuple[str, ...] = (),
 ) -> tuple[int, int | None, int | None, int, list[int] | None]:
     """Return (posts, min and max created_ts, carried, [values]) by percentile_disc.
 
@@ -157,7 +186,9 @@ def post_percentiles_reference(
     fractions = [p.fraction for p in requested]
     with connection.cursor() as cursor:
         params = {"since": now - duration, "now": now, "fractions": fractions}
-        cursor.execute(_REFERENCE[dimension], params)
+        cursor.execute(
+            _REFERENCE[dimension, bool(post_types)], {**params, "post_types": list(post_types)}
+        )
         return cursor.fetchone()
 
 
@@ -171,15 +202,29 @@ def _snapshot() -> Iterator:
         yield cursor
 
 
-def _summarise(cursor, dimensions: tuple[str, ...], cover: Cover) -> _Counts:
+class _Scope(NamedTuple):
+    """Which rows a window reads: its cover, and the post types it keeps (none: all)."""
+
+    cover: Cover
+    post_types: tuple[str, ...]
+
+    @property
+    def typed(self) -> bool:
+        return bool(self.post_types)
+
+    def params(self, **more) -> dict:
+        return {**asdict(self.cover), "post_types": list(self.post_types), **more}
+
+
+def _summarise(cursor, dimensions: tuple[str, ...], scope: _Scope) -> _Counts:
     """Sum the window's aggregates and count its edge rows, per bucket of each dimension."""
-    params = {**asdict(cover), **SPANS, "bounds": list(BOUNDS)}
-    cursor.execute(_PERIOD_SUMMARY, params)
+    params = scope.params(**SPANS, bounds=list(BOUNDS))
+    cursor.execute(_PERIOD_SUMMARY[scope.typed], params)
     counts = _Counts(*cursor.fetchone())
     for index, dimension in enumerate(dimensions):
-        cursor.execute(_PERIOD_BUCKETS, {**params, "dimension": dimension})
+        cursor.execute(_PERIOD_BUCKETS[scope.typed], {**params, "dimension": dimension})
         buckets = counts.buckets[dimension] = Counter(dict(cursor.fetchall()))
-        cursor.execute(_EDGES[dimension], params)
+        cursor.execute(_EDGES[dimension, scope.typed], params)
         for bucket, posts, low, high in cursor.fetchall():
             if index == 0:  # every dimension's edge query sees the same rows
                 counts.add_edge(posts, low, high)
@@ -197,7 +242,7 @@ def bucket_range(bucket: int) -> tuple[int, int]:
 
 
 def _percentiles(
-    cursor, dimension: str, cover: Cover, buckets: Counter, requested: Iterable[Percentile]
+    cursor, dimension: str, scope: _Scope, buckets: Counter, requested: Iterable[Percentile]
 ) -> dict[str, int | None]:
     """Return each requested percentile of the window's values (None if it has none), given
     how many fall in each bucket."""
@@ -212,13 +257,13 @@ def _percentiles(
         low, high = bucket_range(ordered[index][0])
         skip = position - 1 - (cumulative[index - 1] if index else 0)
         values[percentile.name] = (
-            low if low == high else _nth_in(cursor, dimension, cover, low, high, skip)
+            low if low == high else _nth_in(cursor, dimension, scope, low, high, skip)
         )
     return values
 
 
-def _nth_in(cursor, dimension: str, cover: Cover, low: int, high: int, skip: int) -> int:
+def _nth_in(cursor, dimension: str, scope: _Scope, low: int, high: int, skip: int) -> int:
     """Return the value after `skip` smaller ones among the window's values in [low, high]."""
-    params = {"since": cover.since, "now": cover.now, "low": low, "high": high, "skip": skip}
-    cursor.execute(_NTH_VALUE[dimension], params)
+    params = scope.params(low=low, high=high, skip=skip)
+    cursor.execute(_NTH_VALUE[dimension, scope.typed], params)
     return cursor.fetchone()[0]

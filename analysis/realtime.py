@@ -111,6 +111,8 @@ class SharedStream:
         self.read_at = array("d")
         self.created = array("q")
         self.values = {name: array("q") for name in DIMENSIONS}
+        self.types = array("H")  # each post's type, as its index in type_codes
+        self.type_codes: dict[str, int] = {}
         self.blocks: list[Summary] = []  # of the log's whole blocks, in order
         self.dropped = 0  # records trimmed from the front: log position = dropped + index
         # The reader's (connections, reconnects) when it last read an event, see connected().
@@ -167,14 +169,17 @@ class SharedStream:
             return self.reader.reconnects - attempts == self.reader.connections - connections
 
     def summaries(
-        self, start: float, end: float, dimensions: tuple[str, ...]
+        self, start: float, end: float, dimensions: tuple[str, ...], post_types: tuple[str, ...]
     ) -> tuple[range, list[Summary]]:
-        """Return the log positions of the posts read in [start, end] and their summaries."""
+        """Return the log positions of the posts read in [start, end] and the summaries of
+        those of `post_types` (all if none)."""
         with self.lock:
             first = bisect_left(self.read_at, start)
             last = bisect_right(self.read_at, end)
             whole = range(-(-first // self.BLOCK), last // self.BLOCK)
-            if whole:
+            if post_types:  # the blocks sum every type up: read the window's own posts
+                parts = [self._typed_summary(first, last, dimensions, post_types)]
+            elif whole:
                 parts = [
                     self._summary(first, whole.start * self.BLOCK, dimensions),
                     *self.blocks[whole.start : whole.stop],
@@ -189,6 +194,7 @@ class SharedStream:
         # Read time under the lock: a window that has counted sees no later record before it.
         self.read_at.append(self.clock())
         self.created.append(post.created_ts)
+        self.types.append(self.type_codes.setdefault(post.post_type, len(self.type_codes)))
         for name, column in self.values.items():
             value = getattr(post, name)
             column.append(NOT_CARRIED if value is None else value)
@@ -207,12 +213,30 @@ class SharedStream:
             {name: ordered[bisect_left(ordered, 0) :] for name, ordered in carried.items()},
         )
 
+    def _typed_summary(
+        self, first: int, last: int, dimensions: tuple[str, ...], post_types: tuple[str, ...]
+    ) -> Summary:
+        codes = {self.type_codes[name] for name in post_types if name in self.type_codes}
+        kept = [code in codes for code in self.types[first:last]]
+        created = list(itertools.compress(self.created[first:last], kept))
+        if not created:
+            return Summary(0, 0, 0, {})
+        carried = {
+            name: sorted(
+                value
+                for value in itertools.compress(self.values[name][first:last], kept)
+                if value != NOT_CARRIED
+            )
+            for name in dimensions
+        }
+        return Summary(len(created), min(created), max(created), carried)
+
     def _trim(self, before: float) -> None:
         """Drop the whole blocks read before `before`, so that blocks stay aligned."""
         blocks = bisect_left(self.read_at, before) // self.BLOCK
         if blocks:
             count = blocks * self.BLOCK
-            for column in (self.read_at, self.created, *self.values.values()):
+            for column in (self.read_at, self.created, self.types, *self.values.values()):
                 del column[:count]
             del self.blocks[:blocks]
             self.dropped += count
@@ -251,8 +275,10 @@ class RealtimeWindow:
             connections = stream.reader.connections
             while (remaining := self.deadline - self.clock()) > 0:
                 self.sleep(remaining)
-            dimensions = self.question.dimensions
-            self.counted, parts = stream.summaries(self.started, self.deadline, dimensions)
+            question = self.question
+            self.counted, parts = stream.summaries(
+                self.started, self.deadline, question.dimensions, question.post_types
+            )
             reached = up_at_start or stream.reader.connections > connections
         finally:
             stream.leave(self.started)

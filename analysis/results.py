@@ -10,11 +10,13 @@ from analysis.percentiles import DEFAULT_PERCENTILES, Percentile
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """The percentiles of some dimensions over the posts of the last `duration`."""
+    """The percentiles of some dimensions over the posts of the last `duration` (of some
+    post types only, if any are given)."""
 
     dimensions: tuple[str, ...]
     duration: timedelta
     percentiles: tuple[Percentile, ...] = DEFAULT_PERCENTILES
+    post_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,16 @@ class QuerySerializer(serializers.Serializer):
             f" Default 50,90,99. Keys are <dimension>_p<value>: likes_p99.9, likes_p100."
         ),
     )
+    post_type = PostTypesField(
+        item=_post_type,
+        limit=MAX_POST_TYPES,
+        required=False,
+        help_text=(
+            "Comma-separated post types (tweet, instagram_media, …; an unknown name matches"
+            f" nothing), at most {MAX_POST_TYPES}: every figure then covers only posts of"
+            " those types. Default: all."
+        ),
+    )
 
     def to_internal_value(self, data):
         for name in self.fields:
@@ -137,7 +147,12 @@ class QuerySerializer(serializers.Serializer):
     def question(self, duration: timedelta) -> Question:
         """The validated query as a Question over the last `duration`."""
         data = self.validated_data
-        return Question(data["dimension"], duration, data.get("percentiles", DEFAULT_PERCENTILES))
+        return Question(
+            data["dimension"],
+            duration,
+            data.get("percentiles", DEFAULT_PERCENTILES),
+            data.get("post_type", ()),
+        )
 
 
 class AnalysisQuerySerializer(QuerySerializer):

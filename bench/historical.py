@@ -21,7 +21,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -45,37 +46,77 @@ def timed(call: Callable[[], object], runs: int) -> tuple[float, object]:
     return median(times), result
 
 
-def expected_answer(dimension: str, duration: timedelta, now: datetime) -> tuple[int, dict]:
+@dataclass(frozen=True)
+class Case:
+    """One /v1/analysis query: a window, its dimensions, percentiles and post types."""
+
+    window: str
+    dimensions: tuple[str, ...]
+    percentiles: tuple[str, ...] = ("50", "90", "99")
+    post_types: tuple[str, ...] = ()
+
+    @property
+    def query(self) -> str:
+        query = f"duration={self.window}&dimension={','.join(self.dimensions)}"
+        if self.percentiles != Case.percentiles:
+            query += f"&percentiles={','.join(self.percentiles)}"
+        if self.post_types:
+            query += f"&post_type={','.join(self.post_types)}"
+        return query
+
+    def __str__(self) -> str:
+        return f"{self.window:>4} {self.query.partition('&dimension=')[2]:<9}"
+
+
+# The new questions of the stored-data benchmark: a common post type, every dimension at
+# once, six percentiles.
+BREADTH = (
+    Case("24h", ("likes",), post_types=("instagram_media",)),
+    Case("24h", ("comments",), post_types=("tweet",)),
+    Case("24h", DIMENSIONS),
+    Case("24h", ("likes",), ("50", "75", "90", "95", "99", "99.9")),
+)
+
+
+def expected_answer(case: Case, now: datetime) -> tuple[int, dict]:
     from analysis.historical import post_percentiles_reference
+    from analysis.percentiles import Percentile
 
-    total, minimum, maximum, carried, values = post_percentiles_reference(
-        dimension=dimension, duration=duration, now=now
-    )
-    if not carried:
-        return 404, {}
-    names = (f"{dimension}_p50", f"{dimension}_p90", f"{dimension}_p99")
-    body = {"total_posts": total, "minimum_timestamp": minimum, "maximum_timestamp": maximum}
-    return 200, {**body, **dict(zip(names, values, strict=True))}
+    requested = [Percentile.parse(p) for p in case.percentiles]
+    body, carried_any = {}, False
+    for dimension in case.dimensions:
+        total, minimum, maximum, carried, values = post_percentiles_reference(
+            dimension=dimension,
+            duration=parse_duration(case.window),
+            now=now,
+            requested=requested,
+            post_types=case.post_types,
+        )
+        body |= {"total_posts": total, "minimum_timestamp": minimum, "maximum_timestamp": maximum}
+        carried_any |= bool(carried)
+        for percentile, value in zip(requested, values or [None] * len(requested), strict=True):
+            body[f"{dimension}_{percentile.name}"] = value
+    return (200, body) if carried_any else (404, {})
 
 
-def compare(label: str, dimension: str, clock: Callable[[], datetime], runs: int) -> bool:
-    """Time both paths for one window and dimension; print a line; return whether equal.
+def compare(case: Case, clock: Callable[[], datetime], runs: int) -> bool:
+    """Time both paths for one query; print a line; return whether the answers are equal.
 
-    Each timed /analysis call reads the clock once; its answer is checked against the
-    reference statement for that same `now`.
+    Each timed /v1/analysis call reads the clock once; its answer is checked against the
+    reference statements for that same `now`.
     """
     from django.test import Client
 
-    client, duration, differences = Client(), parse_duration(label), []
+    client, differences = Client(), []
     api_ms, raw_ms, posts = [], [], 0
     for _ in range(runs + 1):  # the first is a warm-up
         now = clock()
         with mock.patch("django.utils.timezone.now", return_value=now):
             started = time.perf_counter()
-            response = client.get(f"/analysis?duration={label}&dimension={dimension}")
+            response = client.get(f"/v1/analysis?{case.query}")
             api_ms.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        expected = expected_answer(dimension, duration, now)
+        expected = expected_answer(case, now)
         raw_ms.append((time.perf_counter() - started) * 1000)
         got = (response.status_code, response.json() if response.status_code == 200 else {})
         posts = expected[1].get("total_posts", 0)
@@ -83,7 +124,7 @@ def compare(label: str, dimension: str, clock: Callable[[], datetime], runs: int
             differences.append(f"     now {now}: /analysis {got}\n     reference: {expected}")
     api, raw = median(api_ms[1:]), median(raw_ms[1:])
     print(
-        f"{label:>4} {dimension:<9} /analysis {api:8.1f} ms   percentile_disc {raw:8.1f} ms"
+        f"{case} /analysis {api:8.1f} ms   percentile_disc {raw:8.1f} ms"
         f"   ×{raw / api:6.1f}   {'DIFFERENT' if differences else 'same'}   n={posts:,}",
         flush=True,
     )
@@ -91,10 +132,8 @@ def compare(label: str, dimension: str, clock: Callable[[], datetime], runs: int
     return not differences
 
 
-def run(windows: tuple[str, ...], clock: Callable[[], datetime], runs: int) -> bool:
-    results = [
-        compare(label, dimension, clock, runs) for label in windows for dimension in DIMENSIONS
-    ]
+def run(cases: Iterable[Case], clock: Callable[[], datetime], runs: int) -> bool:
+    results = [compare(case, clock, runs) for case in cases]
     if not all(results):
         print(f"{results.count(False)} answer(s) differ from percentile_disc")
     return all(results)
@@ -117,7 +156,8 @@ def stored(runs: int) -> bool:
         newest, posts = cursor.fetchone()
     now = newest + timedelta(milliseconds=500)
     print(f"historical benchmark on {machine()}: {posts:,} posts, median of {runs} runs")
-    return run(WINDOWS, lambda: now, runs)
+    cases = [Case(window, (dimension,)) for window in WINDOWS for dimension in DIMENSIONS]
+    return run([*cases, *BREADTH], lambda: now, runs)
 
 
 @contextlib.contextmanager
@@ -160,7 +200,8 @@ def with_stream(rate: int, preload: timedelta, runs: int) -> bool:
                 f"historical benchmark on {machine()}: {stored_posts:,} posts, a stream of"
                 f" {rate:,} posts/s running, median of {runs} runs"
             )
-            ok = run(STREAM_WINDOWS, lambda: datetime.now(UTC) - timedelta(seconds=3), runs)
+            cases = [Case(w, (dimension,)) for w in STREAM_WINDOWS for dimension in DIMENSIONS]
+            ok = run(cases, lambda: datetime.now(UTC) - timedelta(seconds=3), runs)
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM ingestion_post")
                 print(f"stream: {cursor.fetchone()[0] - stored_posts:,} posts stored meanwhile")

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -48,40 +49,58 @@ def bucket_of(value: int) -> int:
     return bisect_right(BOUNDS, value)
 
 
-def _count(posts: Iterable[tuple[datetime, ParsedPost]]) -> dict[int, tuple[Counter, dict]]:
-    """Count posts per second, then roll the seconds up into minutes and hours.
+class _Counts(NamedTuple):
+    """Bucket counts keyed (start, [post_type,] dimension, bucket) and period summaries
+    [posts, min, max created_ts] keyed (start, [post_type])."""
 
-    Return {span: ({(start, dimension, bucket): n}, {start: [posts, min, max created_ts]})}.
+    buckets: Counter
+    summaries: dict[tuple, list[int]]
+
+    def sum_by(self, key: Callable[[tuple], tuple]) -> _Counts:
+        """Sum the counts whose keys map to the same key(key)."""
+        buckets: Counter = Counter()
+        for old, n in self.buckets.items():
+            buckets[key(old)] += n
+        summaries: dict[tuple, list[int]] = {}
+        for old, (posts, low, high) in self.summaries.items():
+            total = summaries.get(new := key(old))
+            if total is None:
+                summaries[new] = [posts, low, high]
+            else:
+                total[:] = [total[0] + posts, min(total[1], low), max(total[2], high)]
+        return _Counts(buckets, summaries)
+
+
+def _in(period: timedelta) -> Callable[[tuple], tuple]:
+    return lambda key: (floor(key[0], period), *key[1:])
+
+
+def _any_type(key: tuple) -> tuple:
+    return (key[0], *key[2:])
+
+
+def _count(posts: Iterable[tuple[datetime, ParsedPost]]) -> tuple[dict, dict]:
+    """Count posts per second and post type, then sum them up into what the tables keep.
+
+    Return ({span: _Counts of all types}, {span: _Counts per post type}); per type, minutes
+    and hours only.
     """
-    by_second: dict[datetime, list[ParsedPost]] = {}
+    groups: dict[tuple[datetime, str], list[ParsedPost]] = {}
     for arrived_at, post in posts:
-        by_second.setdefault(arrived_at.replace(microsecond=0), []).append(post)
-    buckets: Counter = Counter()
-    summaries: dict[datetime, list[int]] = {}
-    for second, group in by_second.items():
+        groups.setdefault((arrived_at.replace(microsecond=0), post.post_type), []).append(post)
+    typed = _Counts(Counter(), {})
+    for key, group in groups.items():
         for dimension in DIMENSIONS:
             values = [v for v in map(attrgetter(dimension), group) if v is not None]
             for bucket, n in Counter(map(bucket_of, values)).items():
-                buckets[second, dimension, bucket] = n
+                typed.buckets[(*key, dimension, bucket)] = n
         created = [post.created_ts for post in group]
-        summaries[second] = [len(group), min(created), max(created)]
-    counts = {SPANS["second"]: (buckets, summaries)}
-    for name, period in (("minute", MINUTE), ("hour", HOUR)):
-        buckets, summaries = _roll_up(buckets, summaries, period)
-        counts[SPANS[name]] = (buckets, summaries)
-    return counts
-
-
-def _roll_up(buckets: Counter, summaries: dict, period: timedelta) -> tuple[Counter, dict]:
-    """Sum finer counts into the periods that contain them."""
-    rolled: Counter = Counter()
-    for (start, dimension, bucket), n in buckets.items():
-        rolled[floor(start, period), dimension, bucket] += n
-    totals: dict[datetime, list[int]] = {}
-    for start, (posts, low, high) in summaries.items():
-        total = totals.setdefault(floor(start, period), [0, low, high])
-        total[:] = [total[0] + posts, min(total[1], low), max(total[2], high)]
-    return rolled, totals
+        typed.summaries[key] = [len(group), min(created), max(created)]
+    seconds = typed.sum_by(_any_type)
+    minutes, typed_minutes = seconds.sum_by(_in(MINUTE)), typed.sum_by(_in(MINUTE))
+    second, minute, hour = SPANS.values()
+    every = {second: seconds, minute: minutes, hour: minutes.sum_by(_in(HOUR))}
+    return every, {minute: typed_minutes, hour: typed_minutes.sum_by(_in(HOUR))}
 
 
 # Rows arrive sorted: two writers (a standby taking over, a bulk load) lock them in one order.
@@ -108,41 +127,68 @@ _ADD_BUCKETS = """
     ON CONFLICT (span, dimension, start, bucket)
     DO UPDATE SET n = ingestion_bucketcount.n + EXCLUDED.n
 """
+_ADD_TYPE_BUCKETS = """
+    INSERT INTO ingestion_typecount (span, post_type, dimension, start, bucket, n)
+    SELECT * FROM unnest(%s::smallint[], %s::varchar[], %s::varchar[], %s::timestamptz[],
+                         %s::smallint[], %s::bigint[])
+    ON CONFLICT (span, post_type, dimension, start, bucket)
+    DO UPDATE SET n = ingestion_typecount.n + EXCLUDED.n
+"""
+_MERGE_SUMMARY = """
+        posts = {table}.posts + EXCLUDED.posts,
+        min_created_ts = least({table}.min_created_ts, EXCLUDED.min_created_ts),
+        max_created_ts = greatest({table}.max_created_ts, EXCLUDED.max_created_ts)
+"""
 _ADD_SUMMARIES = """
     INSERT INTO ingestion_periodsummary (span, start, posts, min_created_ts, max_created_ts)
     SELECT * FROM unnest(%s::smallint[], %s::timestamptz[], %s::bigint[], %s::bigint[],
                          %s::bigint[])
     ON CONFLICT (span, start) DO UPDATE SET
-        posts = ingestion_periodsummary.posts + EXCLUDED.posts,
-        min_created_ts = least(ingestion_periodsummary.min_created_ts, EXCLUDED.min_created_ts),
-        max_created_ts = greatest(ingestion_periodsummary.max_created_ts, EXCLUDED.max_created_ts)
-"""
+""" + _MERGE_SUMMARY.format(table="ingestion_periodsummary")
+_ADD_TYPE_SUMMARIES = """
+    INSERT INTO ingestion_typesummary (span, post_type, start, posts, min_created_ts,
+                                       max_created_ts)
+    SELECT * FROM unnest(%s::smallint[], %s::varchar[], %s::timestamptz[], %s::bigint[],
+                         %s::bigint[], %s::bigint[])
+    ON CONFLICT (span, post_type, start) DO UPDATE SET
+""" + _MERGE_SUMMARY.format(table="ingestion_typesummary")
 
 
 def aggregates_add(*, posts: Sequence[tuple[datetime, ParsedPost]]) -> None:
     """Add posts to the aggregates of every span; call inside the transaction storing them."""
     if not posts:
         return
-    counts = _count(posts)
-    second = SPANS["second"]
-    second_rows = sorted((d, start, b, n) for (start, d, b), n in counts[second][0].items())
+    every, typed = _count(posts)
+    second, minute, hour = SPANS.values()
+    second_rows = sorted((d, start, b, n) for (start, d, b), n in every[second].buckets.items())
     bucket_rows = sorted(
         (span, d, start, b, n)
-        for span, (buckets, _) in counts.items()
-        if span != second
-        for (start, d, b), n in buckets.items()
+        for span in (minute, hour)
+        for (start, d, b), n in every[span].buckets.items()
+    )
+    type_bucket_rows = sorted(
+        (span, t, d, start, b, n)
+        for span, counts in typed.items()
+        for (start, t, d, b), n in counts.buckets.items()
     )
     summary_rows = sorted(
         (span, start, *summary)
-        for span, (_, summaries) in counts.items()
-        for start, summary in summaries.items()
+        for span, counts in every.items()
+        for (start,), summary in counts.summaries.items()
+    )
+    type_summary_rows = sorted(
+        (span, t, start, *summary)
+        for span, counts in typed.items()
+        for (start, t), summary in counts.summaries.items()
     )
     # One statement per table whatever the batch size: columns travel as arrays.
     with connection.cursor() as cursor:
         if second_rows:  # none when no post of the batch carries a dimension
             cursor.execute(_ADD_SECONDS, _columns(second_rows))
             cursor.execute(_ADD_BUCKETS, _columns(bucket_rows))
+            cursor.execute(_ADD_TYPE_BUCKETS, _columns(type_bucket_rows))
         cursor.execute(_ADD_SUMMARIES, _columns(summary_rows))
+        cursor.execute(_ADD_TYPE_SUMMARIES, _columns(type_summary_rows))
 
 
 def _columns(rows: list[tuple]) -> list[list]:
@@ -156,3 +202,5 @@ def aggregates_delete_before(*, start: datetime) -> None:
         cursor.execute("DELETE FROM ingestion_secondcount WHERE start < %s", [start])
         cursor.execute("DELETE FROM ingestion_bucketcount WHERE start < %s", [start])
         cursor.execute("DELETE FROM ingestion_periodsummary WHERE start < %s", [start])
+        cursor.execute("DELETE FROM ingestion_typecount WHERE start < %s", [start])
+        cursor.execute("DELETE FROM ingestion_typesummary WHERE start < %s", [start])

@@ -102,3 +102,43 @@ class PeriodSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.posts} posts in {self.span} s at {self.start}"
+
+
+class TypeCount(models.Model):
+    """BucketCount per post type: the minute and hour counts of one type's posts.
+
+    Read when a question names post types; seconds are not kept per type, so such a window
+    reads the raw rows of its partial minutes.
+    """
+
+    pk = models.CompositePrimaryKey("span", "post_type", "dimension", "start", "bucket")
+    span = models.SmallIntegerField(help_text="Seconds covered: 60 or 3600.")
+    post_type = models.CharField(max_length=64)
+    dimension = models.CharField(max_length=16)
+    start = models.DateTimeField()
+    bucket = models.SmallIntegerField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        db_table = "ingestion_typecount"
+
+    def __str__(self) -> str:
+        return f"{self.post_type} {self.dimension} bucket {self.bucket} at {self.start}: {self.n}"
+
+
+class TypeSummary(models.Model):
+    """PeriodSummary per post type, for minutes and hours (span 60, 3600)."""
+
+    pk = models.CompositePrimaryKey("span", "post_type", "start")
+    span = models.SmallIntegerField(help_text="Seconds covered: 60 or 3600.")
+    post_type = models.CharField(max_length=64)
+    start = models.DateTimeField()
+    posts = models.BigIntegerField()
+    min_created_ts = models.BigIntegerField()
+    max_created_ts = models.BigIntegerField()
+
+    class Meta:
+        db_table = "ingestion_typesummary"
+
+    def __str__(self) -> str:
+        return f"{self.posts} {self.post_type} posts in {self.span} s at {self.start}"

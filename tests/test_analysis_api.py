@@ -5,6 +5,7 @@ import re
 import threading
 import time
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
@@ -80,6 +81,14 @@ BAD_QUERIES = [
         "percentiles: has 11 items: give at most 10",
     ),
     ("duration=2m&dimension=likes&percentiles=50&percentiles=90", "percentiles: is given more"),
+    ("duration=2m&dimension=likes&post_type=", 'post_type: "" is not a post type'),
+    ("duration=2m&dimension=likes&post_type=tweet,,pin", 'post_type: "" is not a post type'),
+    (f"duration=2m&dimension=likes&post_type={'x' * 65}", f'post_type: "{"x" * 64}" is not a'),
+    ("duration=2m&dimension=likes&post_type=pin,tweet,pin", 'post_type: "pin" is given twice'),
+    (
+        f"duration=2m&dimension=likes&post_type={','.join(f't{i}' for i in range(21))}",
+        "post_type: has 21 items: give at most 20",
+    ),
 ]
 
 
@@ -241,6 +250,7 @@ def test_answers_without_a_window_state_none(client, settings):
     [
         "/analysis?dimension=comments",
         "/v1/analysis?dimension=likes,comments,favorites,retweets&percentiles=0.1,50,95,99.9,100",
+        "/v1/analysis?dimension=likes,comments&post_type=tweet,instagram_media,story",
     ],
 )
 def test_both_modes_give_byte_identical_json_for_the_same_posts(client, realtime, query):
@@ -248,7 +258,13 @@ def test_both_modes_give_byte_identical_json_for_the_same_posts(client, realtime
     live = client.get(f"{query}&duration=1s")
     assert live.status_code == 200
     total = live.json()["total_posts"]
-    posts = [parse_event(e.data) for e in sim.sent if e.connection == 1][:total]
+    kept = parse_qs(urlsplit(query).query).get("post_type", [""])[0].split(",")
+    posts = []  # what the window read: up to its total-th post of the kept types
+    for event in (e for e in sim.sent if e.connection == 1):
+        if total == 0:
+            break
+        posts.append(post := parse_event(event.data))
+        total -= kept == [""] or post.post_type in kept
     arrived = timezone.now() - timedelta(seconds=30)
     store(*((arrived, post) for post in posts))
     stored = client.get(f"{query}&duration=2m")
@@ -294,6 +310,29 @@ def test_several_dimensions_and_percentiles_in_one_answer(client):
         "maximum_timestamp",
         *(f"{d}_p{p}" for d in ("likes", "comments") for p in (50, 90, 99)),
     ]
+
+
+def test_a_post_type_filter_covers_every_figure(client):
+    now = timezone.now()
+    store(
+        (now - timedelta(seconds=90), make_post(post_type="tweet", likes=1, created_ts=10)),
+        (now - timedelta(seconds=80), make_post(post_type="pin", likes=50, created_ts=20)),
+        (now - timedelta(seconds=70), make_post(post_type="story", likes=7, created_ts=30)),
+        (now - timedelta(minutes=30), make_post(post_type="pin", likes=9, created_ts=5)),
+    )
+    query = "/v1/analysis?duration=1h&dimension=likes&percentiles=50,100"
+    assert client.get(f"{query}&post_type=pin,story").json() == {
+        "total_posts": 3,
+        "minimum_timestamp": 5,
+        "maximum_timestamp": 30,
+        "likes_p50": 9,
+        "likes_p100": 50,
+    }
+    assert client.get(f"{query}&post_type=tweet").json()["total_posts"] == 1
+    assert client.get(f"{query}").json()["total_posts"] == 4
+    unknown = client.get(f"{query}&post_type=no_such_type")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"error": "no post in the last 1h carries likes"}
 
 
 def test_a_404_only_when_no_listed_dimension_is_carried(client):

@@ -46,8 +46,11 @@ VALUES = st.one_of(
     st.sampled_from([1000, 1001, 1003, 2**62, 2**63 - 1]),  # duplicates, the last bucket
     st.integers(0, 2**63 - 1),
 )
+TYPES = ("tweet", "pin", "story")
 POSTS = st.lists(
-    st.tuples(OFFSETS, st.integers(0, 2**40), VALUES, VALUES, VALUES, VALUES),
+    st.tuples(
+        OFFSETS, st.sampled_from(TYPES), st.integers(0, 2**40), VALUES, VALUES, VALUES, VALUES
+    ),
     min_size=1,
     max_size=250,
 )
@@ -58,9 +61,13 @@ def stored(rows: list[tuple]) -> list[datetime]:
     posts = [
         (
             T + offset * MICRO,
-            make_post(created_ts=created, **dict(zip(DIMENSIONS, values, strict=True))),
+            make_post(
+                post_type=post_type,
+                created_ts=created,
+                **dict(zip(DIMENSIONS, values, strict=True)),
+            ),
         )
-        for offset, created, *values in rows
+        for offset, post_type, created, *values in rows
     ]
     for start in range(0, len(posts), 100):
         store(*posts[start : start + 100])
@@ -178,6 +185,36 @@ def second_rows() -> list[tuple]:
         return histograms + cursor.fetchall()
 
 
+def type_rows() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM ingestion_typecount ORDER BY 1, 2, 3, 4, 5")
+        counts = cursor.fetchall()
+        cursor.execute("SELECT * FROM ingestion_typesummary ORDER BY 1, 2, 3")
+        return counts + cursor.fetchall()
+
+
+def test_the_migration_counts_older_posts_per_type_as_the_collector_does():
+    backfill = import_module("ingestion.migrations.0007_type_aggregates").BACKFILL
+    values = [0, 1, 63, 64, 67, 68, 1000, 10**6, 2**40, 2**62, 2**63 - 1, None]
+    posts = [
+        (
+            T + timedelta(seconds=37 * i),
+            make_post(post_type=TYPES[i % 3], likes=v, comments=values[-1 - n], created_ts=i),
+        )
+        for i, (n, v) in enumerate((n, v) for n in range(12) for v in values)
+    ]
+    for start in range(0, len(posts), 10):  # flushes that end mid-minute: merged counts
+        store(*posts[start : start + 10])
+    written = type_rows()
+    assert {row[0] for row in written} == {60, 3600}
+    assert {row[1] for row in written} == set(TYPES)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingestion_typecount")
+        cursor.execute("DELETE FROM ingestion_typesummary")
+        cursor.execute(backfill)
+    assert type_rows() == written
+
+
 def test_the_migration_counts_seconds_of_older_posts_as_the_collector_does():
     backfill = import_module("ingestion.migrations.0006_second_aggregates").BACKFILL
     values = [0, 1, 63, 64, 67, 68, 1000, 10**6, 2**40, 2**62, 2**63 - 1, None]
@@ -214,24 +251,29 @@ PERCENTILE_LISTS = st.lists(
             OFFSETS,
             st.lists(st.sampled_from(DIMENSIONS), min_size=1, max_size=4, unique=True),
             PERCENTILE_LISTS,
+            st.lists(st.sampled_from((*TYPES, "article")), max_size=3, unique=True),
         ),
         min_size=1,
         max_size=4,
     ),
 )
-def test_any_percentiles_of_several_dimensions_equal_percentile_disc(rows, windows):
+def test_any_percentiles_of_several_dimensions_and_post_types_equal_percentile_disc(rows, windows):
     with transaction.atomic():
         arrivals = stored(rows)
-        for end, length, dimensions, requested in windows:
+        for end, length, dimensions, requested, post_types in windows:
             now = arrivals[end % len(arrivals)]
             duration = length * MICRO + MICRO
             references = {
                 d: post_percentiles_reference(
-                    dimension=d, duration=duration, now=now, requested=requested
+                    dimension=d,
+                    duration=duration,
+                    now=now,
+                    requested=requested,
+                    post_types=tuple(post_types),
                 )
                 for d in dimensions
             }
-            question = Question(tuple(dimensions), duration, tuple(requested))
+            question = Question(tuple(dimensions), duration, tuple(requested), tuple(post_types))
             if not any(reference[3] for reference in references.values()):
                 with pytest.raises(NoDataError):
                     post_percentiles(question, now=now)

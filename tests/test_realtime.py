@@ -153,7 +153,7 @@ def test_the_log_keeps_only_what_open_windows_can_count(simulator):
     assert stream.read_at.tolist().count(100.0) == early % stream.BLOCK
     assert len(stream.created) == len(stream.values["likes"]) == len(stream.read_at)
     assert len(stream.blocks) == len(stream.read_at) // stream.BLOCK
-    positions, parts = stream.summaries(110.0, 120.0, ("likes",))
+    positions, parts = stream.summaries(110.0, 120.0, ("likes",), ())
     assert positions.start == early
     assert sum(part.posts for part in parts) == len(positions)
     stream.leave(110.0)
