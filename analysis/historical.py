@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cache
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -85,21 +86,27 @@ _ARRIVALS = """
     SELECT (SELECT max(arrived_at) FROM ingestion_post WHERE arrived_at <= %(now)s),
            (SELECT min(arrived_at) FROM ingestion_post)
 """
-# The partial seconds at the edges, bucketed the same way; the NULL bucket holds the posts
-# that do not carry the dimension (counted in total_posts only).
-_EDGES = {
-    (d, typed): f"""
-        SELECT width_bucket({d}, %(bounds)s::bigint[]), count(*), min(created_ts),
+
+
+@cache
+def _edges(dimensions: tuple[str, ...], typed: bool) -> str:
+    """The partial seconds at the edges, bucketed the same way, every dimension in one scan;
+    a dimension's NULL bucket holds the posts that do not carry it (counted in total_posts
+    only), so each dimension's groups add up to every edge post."""
+    if not set(dimensions) <= set(DIMENSIONS):  # the names become SQL text
+        raise ValueError(f"unknown dimensions: {dimensions}")
+    values = ", ".join(f"('{d}', {d})" for d in dimensions)
+    return f"""
+        SELECT d.name, width_bucket(d.value, %(bounds)s::bigint[]), count(*), min(created_ts),
                max(created_ts)
-        FROM ingestion_post
+        FROM ingestion_post CROSS JOIN LATERAL (VALUES {values}) AS d(name, value)
         WHERE ((arrived_at > %(since)s AND arrived_at < %(second_from)s)
                OR (arrived_at >= %(second_to)s AND arrived_at <= %(now)s))
               {f"AND {_OF_TYPES}" if typed else ""}
-        GROUP BY 1
+        GROUP BY 1, 2
     """
-    for d in DIMENSIONS
-    for typed in (False, True)
-}
+
+
 # The k-th (0-based: OFFSET) value of a bucket in the window, in order: a range scan of the
 # partial index (d, arrived_at) WHERE d IS NOT NULL of each partition of the window.
 _NTH_VALUE = {
@@ -221,15 +228,15 @@ def _summarise(cursor, dimensions: tuple[str, ...], scope: _Scope) -> _Counts:
     params = scope.params(**SPANS, bounds=list(BOUNDS))
     cursor.execute(_PERIOD_SUMMARY[scope.typed], params)
     counts = _Counts(*cursor.fetchone())
-    for index, dimension in enumerate(dimensions):
+    for dimension in dimensions:
         cursor.execute(_PERIOD_BUCKETS[scope.typed], {**params, "dimension": dimension})
-        buckets = counts.buckets[dimension] = Counter(dict(cursor.fetchall()))
-        cursor.execute(_EDGES[dimension, scope.typed], params)
-        for bucket, posts, low, high in cursor.fetchall():
-            if index == 0:  # every dimension's edge query sees the same rows
-                counts.add_edge(posts, low, high)
-            if bucket is not None:
-                buckets[bucket] += posts
+        counts.buckets[dimension] = Counter(dict(cursor.fetchall()))
+    cursor.execute(_edges(dimensions, scope.typed), params)
+    for dimension, bucket, posts, low, high in cursor.fetchall():
+        if dimension == dimensions[0]:  # any one dimension's groups count every edge post
+            counts.add_edge(posts, low, high)
+        if bucket is not None:
+            counts.buckets[dimension][bucket] += posts
     return counts
 
 

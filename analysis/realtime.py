@@ -256,8 +256,9 @@ class RealtimeWindow:
     ) -> None:
         self.url = url
         self.question = question
-        self.started = started
-        self.deadline = started + question.duration.total_seconds()
+        # A window looks back no further than the log keeps records for a late joiner.
+        self.started = max(started, clock() - SharedStream.TRIM_GRACE)
+        self.deadline = self.started + question.duration.total_seconds()
         self.clock = clock
         self.sleep = sleep
         self.counted = range(0)  # log positions of the posts counted, once run

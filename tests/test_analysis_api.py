@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -15,6 +17,7 @@ from analysis.historical import post_percentiles
 from analysis.percentiles import percentiles
 from analysis.realtime import SLOTS, RealtimeWindow, unix_time
 from analysis.results import NoDataError, Question
+from analysis.views import arrival
 from ingestion.parser import parse_event
 from tests.conftest import free_port, make_post, store
 
@@ -373,3 +376,16 @@ def test_realtime_requests_over_the_cap_are_503_with_retry_after(settings, realt
     busy = next(r for r in responses if r.status_code == 503)
     assert busy["Retry-After"] == "5"
     assert "too many realtime" in json.loads(busy.content)["error"]
+
+
+def test_a_request_starts_when_its_bytes_arrived_not_when_its_thread_ran():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client_side = socket.create_connection(server.getsockname())
+        served, _ = server.accept()
+        with client_side, served:
+            client_side.sendall(b"GET /analysis HTTP/1.1\r\n\r\n")
+            time.sleep(0.3)  # the request waits, as behind a crowd's GIL
+            request = RequestFactory().get("/analysis", **{"gunicorn.socket": served})
+            assert time.monotonic() - arrival(request) == pytest.approx(0.3, abs=0.03)
+    runserver = RequestFactory().get("/analysis")  # no socket: the view's own start
+    assert time.monotonic() - arrival(runserver) == pytest.approx(0, abs=0.01)
