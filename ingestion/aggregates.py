@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import NamedTuple
@@ -26,7 +26,7 @@ from django.db import connection
 from ingestion.parser import DIMENSIONS, ParsedPost
 from ingestion.partitions import floor
 
-MINUTE, HOUR = timedelta(minutes=1), timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 # The `span` column: seconds a row covers (ingestion_bucketcount has minutes and hours only).
 SPANS = {"second": 1, "minute": 60, "hour": 3600}
 
@@ -56,100 +56,94 @@ class _Counts(NamedTuple):
     buckets: Counter
     summaries: dict[tuple, list[int]]
 
-    def sum_by(self, key: Callable[[tuple], tuple]) -> _Counts:
-        """Sum the counts whose keys map to the same key(key)."""
-        buckets: Counter = Counter()
-        for old, n in self.buckets.items():
-            buckets[key(old)] += n
-        summaries: dict[tuple, list[int]] = {}
-        for old, (posts, low, high) in self.summaries.items():
-            total = summaries.get(new := key(old))
-            if total is None:
-                summaries[new] = [posts, low, high]
-            else:
-                total[:] = [total[0] + posts, min(total[1], low), max(total[2], high)]
-        return _Counts(buckets, summaries)
 
-
-def _in(period: timedelta) -> Callable[[tuple], tuple]:
-    return lambda key: (floor(key[0], period), *key[1:])
-
-
-def _any_type(key: tuple) -> tuple:
-    return (key[0], *key[2:])
-
-
-def _count(posts: Iterable[tuple[datetime, ParsedPost]]) -> tuple[dict, dict]:
-    """Count posts per second and post type, then sum them up into what the tables keep.
-
-    Return ({span: _Counts of all types}, {span: _Counts per post type}); per type, minutes
-    and hours only.
-    """
-    groups: dict[tuple[datetime, str], list[ParsedPost]] = {}
+def _count(posts: Iterable[tuple[datetime, ParsedPost]]) -> tuple[_Counts, _Counts]:
+    """Count the posts of each second (all types), and of each minute per post type."""
+    seconds, typed = _Counts(Counter(), {}), _Counts(Counter(), {})
+    by_second: dict[tuple, list[ParsedPost]] = {}
+    by_type: dict[tuple, list[ParsedPost]] = {}
+    minute_of: dict[datetime, datetime] = {}
     for arrived_at, post in posts:
-        groups.setdefault((arrived_at.replace(microsecond=0), post.post_type), []).append(post)
-    typed = _Counts(Counter(), {})
-    for key, group in groups.items():
-        for dimension in DIMENSIONS:
-            values = [v for v in map(attrgetter(dimension), group) if v is not None]
-            for bucket, n in Counter(map(bucket_of, values)).items():
-                typed.buckets[(*key, dimension, bucket)] = n
-        created = [post.created_ts for post in group]
-        typed.summaries[key] = [len(group), min(created), max(created)]
-    seconds = typed.sum_by(_any_type)
-    minutes, typed_minutes = seconds.sum_by(_in(MINUTE)), typed.sum_by(_in(MINUTE))
-    second, minute, hour = SPANS.values()
-    every = {second: seconds, minute: minutes, hour: minutes.sum_by(_in(HOUR))}
-    return every, {minute: typed_minutes, hour: typed_minutes.sum_by(_in(HOUR))}
+        second = arrived_at.replace(microsecond=0)
+        by_second.setdefault((second,), []).append(post)
+        if (minute := minute_of.get(second)) is None:
+            minute = minute_of[second] = floor(second, MINUTE)
+        by_type.setdefault((minute, post.post_type), []).append(post)
+    for counts, groups in ((seconds, by_second), (typed, by_type)):
+        for key, group in groups.items():
+            for dimension in DIMENSIONS:
+                values = [v for v in map(attrgetter(dimension), group) if v is not None]
+                for bucket, n in Counter(map(bucket_of, values)).items():
+                    counts.buckets[(*key, dimension, bucket)] = n
+            created = [post.created_ts for post in group]
+            counts.summaries[key] = [len(group), min(created), max(created)]
+    return seconds, typed
 
 
-# Rows arrive sorted: two writers (a standby taking over, a bulk load) lock them in one order.
-_ADD_SECONDS = """
-    INSERT INTO ingestion_secondcount (dimension, start, buckets, counts)
-    SELECT dimension, start, array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
-    FROM unnest(%s::varchar[], %s::timestamptz[], %s::smallint[], %s::integer[])
-         AS added(dimension, start, bucket, n)
-    GROUP BY dimension, start ORDER BY dimension, start
-    ON CONFLICT (dimension, start) DO UPDATE SET (buckets, counts) = (
-        SELECT array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
-        FROM (
-            SELECT bucket, sum(n)::integer AS n
-            FROM unnest(ingestion_secondcount.buckets || EXCLUDED.buckets,
-                        ingestion_secondcount.counts || EXCLUDED.counts) AS summed(bucket, n)
-            GROUP BY bucket
-        ) AS merged
+# Python counts each second (and each minute per type) once; PostgreSQL sums them into the
+# coarser periods, in C. Rows are inserted sorted: two writers (a standby taking over, a bulk
+# load) lock them in one order. A period's start is date_bin from the epoch, as floor() is.
+_INTO_EVERY_SPAN = f"(VALUES {', '.join(f'({span})' for span in SPANS.values())}) AS rolled(span)"
+_INTO_MINUTES_AND_HOURS = f"(VALUES ({SPANS['minute']}), ({SPANS['hour']})) AS rolled(span)"
+_PERIOD = "date_bin(rolled.span * interval '1 second', start, timestamptz 'epoch')"
+_ADD_BUCKETS = f"""
+    WITH added AS (
+        SELECT * FROM unnest(%s::varchar[], %s::timestamptz[], %s::smallint[], %s::integer[])
+            AS added(dimension, start, bucket, n)
+    ), seconds AS (
+        INSERT INTO ingestion_secondcount (dimension, start, buckets, counts)
+        SELECT dimension, start, array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
+        FROM added GROUP BY dimension, start ORDER BY dimension, start
+        ON CONFLICT (dimension, start) DO UPDATE SET (buckets, counts) = (
+            SELECT array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
+            FROM (
+                SELECT bucket, sum(n)::integer AS n
+                FROM unnest(ingestion_secondcount.buckets || EXCLUDED.buckets,
+                            ingestion_secondcount.counts || EXCLUDED.counts) AS summed(bucket, n)
+                GROUP BY bucket
+            ) AS merged
+        )
     )
-"""
-_ADD_BUCKETS = """
     INSERT INTO ingestion_bucketcount (span, dimension, start, bucket, n)
-    SELECT * FROM unnest(%s::smallint[], %s::varchar[], %s::timestamptz[], %s::smallint[],
-                         %s::bigint[])
+    SELECT rolled.span, dimension, {_PERIOD}, bucket, sum(n)
+    FROM added, {_INTO_MINUTES_AND_HOURS}
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     ON CONFLICT (span, dimension, start, bucket)
     DO UPDATE SET n = ingestion_bucketcount.n + EXCLUDED.n
 """
-_ADD_TYPE_BUCKETS = """
+_ADD_TYPE_BUCKETS = f"""
     INSERT INTO ingestion_typecount (span, post_type, dimension, start, bucket, n)
-    SELECT * FROM unnest(%s::smallint[], %s::varchar[], %s::varchar[], %s::timestamptz[],
-                         %s::smallint[], %s::bigint[])
+    SELECT rolled.span, post_type, dimension, {_PERIOD}, bucket, sum(n)
+    FROM unnest(%s::varchar[], %s::varchar[], %s::timestamptz[], %s::smallint[], %s::integer[])
+         AS added(post_type, dimension, start, bucket, n),
+         {_INTO_MINUTES_AND_HOURS}
+    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (span, post_type, dimension, start, bucket)
     DO UPDATE SET n = ingestion_typecount.n + EXCLUDED.n
 """
+_SUM_SUMMARIES = "sum(posts), min(low), max(high)"
 _MERGE_SUMMARY = """
         posts = {table}.posts + EXCLUDED.posts,
         min_created_ts = least({table}.min_created_ts, EXCLUDED.min_created_ts),
         max_created_ts = greatest({table}.max_created_ts, EXCLUDED.max_created_ts)
 """
-_ADD_SUMMARIES = """
+_ADD_SUMMARIES = f"""
     INSERT INTO ingestion_periodsummary (span, start, posts, min_created_ts, max_created_ts)
-    SELECT * FROM unnest(%s::smallint[], %s::timestamptz[], %s::bigint[], %s::bigint[],
-                         %s::bigint[])
+    SELECT rolled.span, {_PERIOD}, {_SUM_SUMMARIES}
+    FROM unnest(%s::timestamptz[], %s::bigint[], %s::bigint[], %s::bigint[])
+         AS added(start, posts, low, high),
+         {_INTO_EVERY_SPAN}
+    GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (span, start) DO UPDATE SET
 """ + _MERGE_SUMMARY.format(table="ingestion_periodsummary")
-_ADD_TYPE_SUMMARIES = """
+_ADD_TYPE_SUMMARIES = f"""
     INSERT INTO ingestion_typesummary (span, post_type, start, posts, min_created_ts,
                                        max_created_ts)
-    SELECT * FROM unnest(%s::smallint[], %s::varchar[], %s::timestamptz[], %s::bigint[],
-                         %s::bigint[], %s::bigint[])
+    SELECT rolled.span, post_type, {_PERIOD}, {_SUM_SUMMARIES}
+    FROM unnest(%s::varchar[], %s::timestamptz[], %s::bigint[], %s::bigint[], %s::bigint[])
+         AS added(post_type, start, posts, low, high),
+         {_INTO_MINUTES_AND_HOURS}
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (span, post_type, start) DO UPDATE SET
 """ + _MERGE_SUMMARY.format(table="ingestion_typesummary")
 
@@ -158,33 +152,16 @@ def aggregates_add(*, posts: Sequence[tuple[datetime, ParsedPost]]) -> None:
     """Add posts to the aggregates of every span; call inside the transaction storing them."""
     if not posts:
         return
-    every, typed = _count(posts)
-    second, minute, hour = SPANS.values()
-    second_rows = sorted((d, start, b, n) for (start, d, b), n in every[second].buckets.items())
-    bucket_rows = sorted(
-        (span, d, start, b, n)
-        for span in (minute, hour)
-        for (start, d, b), n in every[span].buckets.items()
-    )
-    type_bucket_rows = sorted(
-        (span, t, d, start, b, n)
-        for span, counts in typed.items()
-        for (start, t, d, b), n in counts.buckets.items()
-    )
-    summary_rows = sorted(
-        (span, start, *summary)
-        for span, counts in every.items()
-        for (start,), summary in counts.summaries.items()
-    )
-    type_summary_rows = sorted(
-        (span, t, start, *summary)
-        for span, counts in typed.items()
-        for (start, t), summary in counts.summaries.items()
-    )
-    # One statement per table whatever the batch size: columns travel as arrays.
-    with connection.cursor() as cursor:
-        if second_rows:  # none when no post of the batch carries a dimension
-            cursor.execute(_ADD_SECONDS, _columns(second_rows))
+    seconds, typed = _count(posts)
+    bucket_rows = [(d, start, b, n) for (start, d, b), n in seconds.buckets.items()]
+    type_bucket_rows = [(t, d, start, b, n) for (start, t, d, b), n in typed.buckets.items()]
+    summary_rows = [(start, *summary) for (start,), summary in seconds.summaries.items()]
+    type_summary_rows = [(t, start, *summary) for (start, t), summary in typed.summaries.items()]
+    # One statement per table whatever the batch size: columns travel as arrays, bound by
+    # the server (Django's client-side binding would quote every element into the SQL).
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        if bucket_rows:  # none when no post of the batch carries a dimension
             cursor.execute(_ADD_BUCKETS, _columns(bucket_rows))
             cursor.execute(_ADD_TYPE_BUCKETS, _columns(type_bucket_rows))
         cursor.execute(_ADD_SUMMARIES, _columns(summary_rows))
