@@ -75,6 +75,9 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
 
 STREAM_URL = env_str("STREAM_URL", "https://stream.upfluence.co/stream")
+# An upstream event larger than this is discarded and counted (rejected{reason="too_large"}):
+# the stream's posts are a few hundred KB at most, and no upstream may grow a buffer without end.
+STREAM_MAX_EVENT_BYTES = env_int("STREAM_MAX_EVENT_BYTES", 2**20, minimum=1024)
 RETENTION = env_duration("RETENTION", "24h")
 PARTITION_INTERVAL = env_duration("PARTITION_INTERVAL", "1h")
 REALTIME_MAX_DURATION = env_duration("REALTIME_MAX_DURATION", "60s")

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from prometheus_client import REGISTRY
 
 from ingestion.parser import ParsedPost
 from ingestion.partitions import ensure_partitions
@@ -24,6 +25,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def sample(name: str, **labels: str) -> float:
+    """The current value of a Prometheus sample of this process (0 if never set)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def make_post(**fields) -> ParsedPost:
