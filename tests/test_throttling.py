@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import requests
 from django.core.cache import caches
 
 from analysis.throttling import ClientRateThrottle
@@ -89,3 +93,14 @@ def test_off_means_no_limit_and_no_cache_write(client, settings):
     caches["shared"].clear()
     assert {client.get(BAD_QUERY).status_code for _ in range(20)} == {400}
     assert caches["shared"].get("throttle_analysis_127.0.0.1") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_of_one_client_are_all_counted(live_server, settings):
+    settings.ANALYSIS_RATE_LIMIT = "20/min"
+    caches["shared"].clear()
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(
+            pool.map(lambda _: requests.get(live_server.url + BAD_QUERY).status_code, range(60))
+        )
+    assert Counter(statuses) == {400: 20, 429: 40}
