@@ -179,9 +179,11 @@ def test_a_window_skips_an_oversized_event_and_counts_the_posts_around_it(settin
         answer = opened.run()
     finally:
         upstream.stop()
-    assert (answer.total_posts, answer.minimum_timestamp, answer.p50, answer.p99) == (
-        2,
-        1700000001,
-        5,
-        7,
-    )
+    assert answer.as_dict() == {
+        "total_posts": 2,
+        "minimum_timestamp": 1700000001,
+        "maximum_timestamp": 1700000002,
+        "likes_p50": 5,
+        "likes_p90": 7,
+        "likes_p99": 7,
+    }
