@@ -20,4 +20,8 @@ graceful_timeout = 70
 # answers; longer request lines get gunicorn's 414.
 limit_request_line = 8190
 accesslog = "-"
+# gunicorn's default line, and the request's ID (analyzer_project/request_id.py).
+access_log_format = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
+)
 proc_name = "stream-analyzer-web"

@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 
 from analysis.realtime import SLOTS, RealtimeWindow
+from analysis.realtime_clients import CLIENT_WINDOWS
 from analysis.results import Analysis, Question
 from analysis.shared import shared_post_percentiles
 
@@ -24,13 +25,18 @@ def mode_of(duration: timedelta) -> str:
     return REALTIME if duration <= settings.REALTIME_MAX_DURATION else HISTORICAL
 
 
-def analyse(question: Question, *, started: float) -> Analysis:
-    """Answer `question`; a realtime window counts from `started` (time.monotonic()).
+def analyse(question: Question, *, started: float, client: str = "") -> Analysis:
+    """Answer `question` for `client`; a realtime window counts from `started` (monotonic).
 
-    Realtime raises RealtimeBusyError when REALTIME_MAX_CONCURRENT windows are open and
-    UpstreamUnavailableError when the upstream stayed unreachable for the whole window.
+    Realtime raises ClientBusyError when `client` has REALTIME_MAX_PER_CLIENT windows open,
+    RealtimeBusyError when REALTIME_MAX_CONCURRENT are, and UpstreamUnavailableError when the
+    upstream stayed unreachable for the whole window.
     """
     if mode_of(question.duration) == HISTORICAL:
         return shared_post_percentiles(question)
-    with SLOTS.slot(settings.REALTIME_MAX_CONCURRENT):
+    per_client = settings.REALTIME_MAX_PER_CLIENT
+    with (
+        CLIENT_WINDOWS.hold(client, limit=per_client),
+        SLOTS.slot(settings.REALTIME_MAX_CONCURRENT),
+    ):
         return RealtimeWindow(settings.STREAM_URL, question, started=started).run()

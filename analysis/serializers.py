@@ -11,6 +11,7 @@ from rest_framework.fields import empty
 from analysis.percentiles import DEFAULT_PERCENTILES, MAX_FRACTION_DIGITS, Percentile
 from analysis.results import Question, Window
 from analyzer_project.durations import format_duration, parse_duration
+from analyzer_project.request_id import VALID_ID
 from ingestion.parser import DIMENSIONS, TYPE_LIMIT
 
 MAX_PERCENTILES = 10
@@ -203,8 +204,15 @@ UNIX_MILLISECONDS = r"^[0-9]+\.[0-9]{3}$"
 
 
 def _header(
-    name: str, description: str, *, required: bool, pattern: str | None = None
+    name: str,
+    description: str,
+    *,
+    required: bool,
+    pattern: str | None = None,
+    response: list[int] | bool | None = None,
 ) -> OpenApiParameter:
+    if response is None:
+        response = [200, 404, 502] if required else [200, 404]
     return OpenApiParameter(
         name,
         str,
@@ -212,11 +220,34 @@ def _header(
         required=required,
         description=description,
         pattern=pattern,
-        response=[200, 404, 502] if required else [200, 404],
+        response=response,
     )
 
 
+REQUEST_ID = f"^{VALID_ID.pattern}$"
+
 RESPONSE_HEADERS = [
+    OpenApiParameter(
+        "X-Request-ID",
+        str,
+        OpenApiParameter.HEADER,
+        description="An ID for this request, returned and put on its log lines: up to 128"
+        " letters, digits and ._:@/+=- (anything else is replaced by a fresh ID).",
+    ),
+    _header(
+        "X-Request-ID",
+        "The request's ID: the caller's X-Request-ID if it was valid, else a fresh one.",
+        required=True,
+        pattern=REQUEST_ID,
+        response=True,
+    ),
+    _header(
+        "Retry-After",
+        "Seconds to wait before asking again.",
+        required=True,
+        pattern=r"^[0-9]+$",
+        response=[429, 503],
+    ),
     _header(
         "X-Window-Start",
         "Start of the window the answer covers: Unix seconds with milliseconds, wall clock"

@@ -19,6 +19,7 @@ from analysis.serializers import (
     AnalysisQuerySerializer,
     window_headers,
 )
+from analyzer_project.clients import client_ip
 
 _TCP_INFO_SIZE, _LAST_DATA_RECV = 104, 52  # struct tcp_info: its size, tcpi_last_data_recv
 
@@ -67,6 +68,11 @@ class AnalysisApi(APIView):
             400: OpenApiResponse(ERROR_SCHEMA, "A parameter is missing or not accepted."),
             404: OpenApiResponse(ERROR_SCHEMA, "No post in the window carries any dimension."),
             502: OpenApiResponse(ERROR_SCHEMA, "Realtime: the upstream was unreachable."),
+            429: OpenApiResponse(
+                ERROR_SCHEMA,
+                "Too many requests from this client (ANALYSIS_RATE_LIMIT), or too many realtime"
+                " windows open at once from it (REALTIME_MAX_PER_CLIENT); see Retry-After.",
+            ),
             503: OpenApiResponse(ERROR_SCHEMA, "Realtime: too many at once; see Retry-After."),
         },
     )
@@ -75,7 +81,7 @@ class AnalysisApi(APIView):
         query.is_valid(raise_exception=True)
         question = query.question(query.validated_data["duration"])
         self.mode = mode_of(question.duration)
-        analysis = analyse(question, started=self.started)
+        analysis = analyse(question, started=self.started, client=client_ip(request))
         return Response(analysis.as_dict(), headers=window_headers(analysis.window))
 
     def initial(self, request, *args, **kwargs):

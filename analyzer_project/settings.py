@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from analyzer_project import embedded_db
 from analyzer_project.durations import parse_duration
@@ -42,6 +43,24 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def env_list(name: str) -> list[str]:
+    """A comma-separated list; unset or empty: no item."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A rate such as 600/min (per s, min, h or day), or None for "off"."""
+    raw = os.environ.get(name) or default
+    if raw.lower() == "off":
+        return None
+    count, _, period = raw.partition("/")
+    if not (
+        count.isdigit() and int(count) > 0 and period in {"s", "sec", "min", "h", "hour", "day"}
+    ):
+        raise ValueError(f"{name}={raw!r}: expected a count per s, min, h or day (600/min) or off")
+    return raw
+
+
 def env_duration(name: str, default: str) -> timedelta:
     raw = os.environ.get(name) or default
     try:
@@ -63,24 +82,90 @@ def process_name() -> str:
     return program or "python"
 
 
+def is_gunicorn() -> bool:
+    """Whether this process is gunicorn (`gunicorn` or `python -m gunicorn`): production."""
+    program = Path(sys.argv[0])
+    return program.name == "gunicorn" or program.parent.name == "gunicorn"
+
+
 def is_web() -> bool:
     """Whether this process serves the API (gunicorn, runserver): its threads share a pool."""
     program = Path(sys.argv[0]).name
-    return program == "gunicorn" or (program == "manage.py" and sys.argv[1:2] == ["runserver"])
+    return is_gunicorn() or (program == "manage.py" and sys.argv[1:2] == ["runserver"])
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 DEVELOPMENT_SECRET_KEY = "insecure-development-key-set-DJANGO_SECRET_KEY"
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+if is_gunicorn() and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set: the web process will not serve production with the"
+        " development key. Make one with"
+        " `python -c 'import secrets; print(secrets.token_urlsafe(50))'` and set"
+        " DJANGO_SECRET_KEY in the environment (.env for docker compose)."
+    )
 ALLOWED_HOSTS = env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
 
 STREAM_URL = env_str("STREAM_URL", "https://stream.upfluence.co/stream")
+# An upstream event larger than this is discarded and counted (rejected{reason="too_large"}):
+# the stream's posts are a few hundred KB at most, and no upstream may grow a buffer without end.
+STREAM_MAX_EVENT_BYTES = env_int("STREAM_MAX_EVENT_BYTES", 2**20, minimum=1024)
 RETENTION = env_duration("RETENTION", "24h")
 PARTITION_INTERVAL = env_duration("PARTITION_INTERVAL", "1h")
 REALTIME_MAX_DURATION = env_duration("REALTIME_MAX_DURATION", "60s")
 REALTIME_MAX_CONCURRENT = env_int("REALTIME_MAX_CONCURRENT", 256, minimum=1)
 ANALYSIS_MIN_DURATION = env_duration("ANALYSIS_MIN_DURATION", "5s")
 ANALYSIS_MAX_DURATION = env_duration("ANALYSIS_MAX_DURATION", "24h")
+
+# --- Security (README "Security") ------------------------------------------------------
+# HTTPS, served directly or by a TLS-terminating proxy: secure cookies, redirects to https
+# (not the probes, which the orchestrator calls over plain HTTP), HSTS.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# The header the proxy sets to say the request came over HTTPS (e.g. X-Forwarded-Proto);
+# unset, no header is trusted, since a client could send it.
+if _proxy_ssl_header := env_str("DJANGO_SECURE_PROXY_SSL_HEADER", ""):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")  # the admin's origin behind a proxy
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+
+# Client identity: with TRUSTED_PROXIES = n, the address the n-th proxy from here received
+# the request from (X-Forwarded-For); 0: the connection's address, whatever headers say.
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+ANALYSIS_RATE_LIMIT = env_rate("ANALYSIS_RATE_LIMIT", "600/min")  # per client; "off"
+REALTIME_MAX_PER_CLIENT = env_int("REALTIME_MAX_PER_CLIENT", 8, minimum=1)
+
+# Admin login lockout (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT failures for one
+# username from one address, that pair is refused for ADMIN_LOGIN_COOLOFF. Locking the pair,
+# not the username alone, keeps an attacker from locking the real admin out everywhere.
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_duration("ADMIN_LOGIN_COOLOFF", "15m")
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_CLIENT_IP_CALLABLE = "analyzer_project.clients.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_ALLOWED_CORS_ORIGINS = ""  # axes' own answer to XMLHttpRequest logins: no CORS
+AXES_LOCKOUT_CALLABLE = "analyzer_project.lockout.login_locked"  # says for how long
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# CORS for browser clients of the read API: GET from the configured origins only.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/(?:analysis|v1/)"
+CORS_ALLOW_METHODS = ["GET"]
+CORS_EXPOSE_HEADERS = [
+    "Retry-After",
+    "X-Request-ID",
+    "X-Window-Start",
+    "X-Window-End",
+    "X-Data-Age",
+    "X-Data-Since",
+]
 
 INSTALLED_APPS = [
     "analysis",  # first: its runserver (port 8080) overrides staticfiles' one
@@ -94,11 +179,16 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
+    "corsheaders",
     "ingestion",
 ]
 
 MIDDLEWARE = [
+    "analyzer_project.request_id.RequestIdMiddleware",  # first: every answer and log line
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "analyzer_project.compression.JsonGZipMiddleware",
     # Serves the admin's and the API docs' static files under gunicorn too.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,6 +197,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "analyzer_project.urls"
@@ -168,6 +259,18 @@ if is_web():
         "timeout": DATABASE_POOL_TIMEOUT.total_seconds(),
     }
 
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every web process (the rate limits): a table of the same PostgreSQL, created
+    # by a migration (analysis/migrations), so no other service. Expired rows go first when
+    # MAX_ENTRIES is reached; an entry lives one rate period.
+    "shared": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "shared_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -183,6 +286,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "analysis.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["analysis.throttling.ClientRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 

@@ -19,6 +19,12 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# The benchmarks load the service from one address: no rate limit or per-client realtime
+# cap unless a drill sets one, and a throw-away key for gunicorn (it refuses the
+# development one).
+os.environ.setdefault("ANALYSIS_RATE_LIMIT", "off")
+os.environ.setdefault("REALTIME_MAX_PER_CLIENT", "100000")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-key-" + os.urandom(24).hex())
 
 
 def server_url() -> str:

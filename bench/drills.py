@@ -1,6 +1,7 @@
-"""Reliability drills (issue 6): faults, load and hostile input against the real processes.
+"""Reliability and hostile drills (issues 6, 14) against the real processes.
 
-Usage: python bench/drills.py [flapping database sigkill load hostile soak]  (default: all)
+Usage: python bench/drills.py [flapping database sigkill load hostile soak oversized lockout
+       flood slowloris deploy]  (default: all)
 Each drill runs the real collector / web (gunicorn, as in docker-compose.yml) / scheduler
 processes against a fresh database and the stream simulator, and prints one verdict line.
 Exit status 1 if any drill fails.
@@ -8,6 +9,8 @@ Exit status 1 if any drill fails.
 
 from __future__ import annotations
 
+import contextlib
+import html
 import json
 import os
 import re
@@ -18,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,6 +30,7 @@ import requests
 from common import ROOT, bench_database, free_port, machine, manage
 
 from ingestion.parser import DIMENSIONS
+from ingestion.scripted_upstream import ScriptedUpstream
 from ingestion.simulator import StreamSimulator
 
 VERDICTS: list[str] = []
@@ -59,7 +63,7 @@ class Stack:
 
     def web(self, **env: str) -> str:
         port = free_port()
-        log = self.logs / "web.log"
+        log = self.logs / f"web-{len(self.processes)}.log"
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "analyzer_project.wsgi", "-c", "gunicorn.conf.py"],
             cwd=ROOT,
@@ -436,8 +440,295 @@ def soak(url: str, minutes: float = 10, rate: float = 2000) -> None:
         stack.close()
 
 
+# --- hostile drills (issue 14) ---------------------------------------------------------
+
+
+def hostile_script(first: int, posts: int, flood_mb: int) -> Callable[[int], Iterator[bytes]]:
+    """Connection 1: posts, a 50 MB data: line, posts, then data: lines without end (flood_mb
+    MB of them, then a hang-up); later connections: posts, then keepalives. Post ids from
+    `first`, numbered across connections."""
+
+    def post(number: int) -> bytes:
+        return b'data: {"tweet": {"id": %d, "timestamp": %d, "likes": %d}}\n\n' % (
+            number, int(time.time()), number)  # fmt: skip
+
+    def script(connection: int) -> Iterator[bytes]:
+        if connection == 1:
+            yield b"".join(post(first + i) for i in range(posts))
+            yield b"data: "
+            yield from (b"x" * 2**16 for _ in range(50 * 16))  # one 50 MB line
+            yield b"\n\n" + b"".join(post(first + posts + i) for i in range(posts))
+            yield from (b"data: x\n" * 8192 for _ in range(flood_mb * 16))  # no blank line
+            return
+        yield b"".join(post(first + 2 * posts + i) for i in range(posts))
+        while True:
+            time.sleep(0.5)
+            yield b": keepalive\n\n"
+
+    return script
+
+
+def oversized(url: str, posts: int = 100, flood_mb: int = 200) -> None:
+    """7. An upstream sends a 50 MB data: line, then data: lines without end; realtime too."""
+    upstream = ScriptedUpstream(hostile_script(1, posts, flood_mb)).start()
+    live = ScriptedUpstream(hostile_script(1, posts, flood_mb)).start()
+    stack = Stack(url, STREAM_MAX_EVENT_BYTES=str(2**20))
+    port = free_port()
+    try:
+        metrics_at = ("--metrics-port", str(port), "--metrics-host", "127.0.0.1")
+        collector = stack.start("collector", "collect_stream", "--url", upstream.url, *metrics_at)
+        peak, started, rows = 0.0, time.monotonic(), 0
+        while rows < 3 * posts and time.monotonic() - started < 180:
+            peak = max(peak, tree_rss(collector))
+            rows = sql(url, "SELECT count(*) FROM ingestion_post")[0][0]
+            time.sleep(0.1)
+        metrics = get(f"http://127.0.0.1:{port}/metrics").text
+        found = re.search(r'collector_events_rejected_total\{reason="too_large"\} (\S+)', metrics)
+        too_large = int(float(found[1])) if found else 0
+        ids = sorted(row[0] for row in sql(url, "SELECT upstream_id FROM ingestion_post"))
+        web = stack.web(STREAM_URL=live.url, ANALYSIS_MIN_DURATION="1s")
+        web_process = stack.processes[-1][1]
+        with ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(get, f"{web}/analysis?duration=15s&dimension=likes", 60)
+            web_peak = 0.0
+            while not asked.done():
+                web_peak = max(web_peak, tree_rss(web_process))
+                time.sleep(0.1)
+        answer = asked.result()
+        counted = answer.json().get("total_posts") if answer.status_code == 200 else None
+        code = stack.stop(collector)
+        verdict(
+            "7 oversized upstream events",
+            code == 0
+            and peak < 150
+            and too_large >= 2
+            and ids == list(range(1, 3 * posts + 1))
+            and web_peak < 150
+            and counted == 3 * posts,
+            f"collector: peak RSS {peak:.0f} MB (limit 150) over a 50 MB line and {flood_mb} MB"
+            f' of data: lines without a blank line; rejected{{reason="too_large"}} {too_large};'
+            f" {len(ids)} of {3 * posts} valid posts stored, those after the oversized events"
+            f" included; exit {code}. Realtime 15 s window on the same upstream:"
+            f" {answer.status_code}, {counted} posts counted of {3 * posts} sent, web peak RSS"
+            f" {web_peak:.0f} MB",
+        )
+    finally:
+        upstream.stop()
+        live.stop()
+        stack.close()
+
+
+def login_page(session: requests.Session, base: str) -> tuple[int, str]:
+    page = session.get(f"{base}/admin/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    return page.status_code, token[1] if token else ""
+
+
+def login(session: requests.Session, base: str, password: str) -> requests.Response:
+    _, token = login_page(session, base)
+    return session.post(f"{base}/admin/login/?next=/admin/", timeout=10, allow_redirects=False,
+                        data={"username": "admin", "password": password,
+                              "csrfmiddlewaretoken": token})  # fmt: skip
+
+
+def from_address(address: str) -> requests.Session:
+    """A session whose connections come from `address` (another loopback address)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter()
+    adapter.init_poolmanager(10, 10, source_address=(address, 0))
+    session.mount("http://", adapter)
+    return session
+
+
+def lockout(url: str, attempts: int = 30, limit: int = 5) -> None:
+    """8. 30 wrong admin passwords from one address, then the right one; another address."""
+    stack = Stack(url, ADMIN_LOGIN_FAILURE_LIMIT=str(limit), ADMIN_LOGIN_COOLOFF="15m")
+    try:
+        manage("createsuperuser", "--noinput", "--username", "admin", "--email",
+               "admin@example.com", database_url=url, stdout=subprocess.DEVNULL,
+               env={"DJANGO_SUPERUSER_PASSWORD": "right-horse-battery"})  # fmt: skip
+        web = stack.web()
+        attacker, other = from_address("127.0.0.1"), from_address("127.0.0.2")
+        wrong = [login(attacker, web, f"guess-{i}").status_code for i in range(attempts)]
+        refused = login(attacker, web, "right-horse-battery")
+        right_while_locked = refused.status_code
+        note = refused.text.split('class="errornote">')[-1].split("</p>")[0]
+        message = " ".join(html.unescape(re.sub(r"<[^>]+>", "", note)).split())
+        form_status, token = login_page(other, web)
+        other_login = login(other, web, "right-horse-battery").status_code
+        recorded = sql(url, "SELECT host(ip_address), failures_since_start FROM axes_accessattempt")
+        manage("axes_reset_username", "admin", database_url=url, stdout=subprocess.DEVNULL)
+        after_unlock = login(attacker, web, "right-horse-battery").status_code
+        locked_at = wrong.index(429) + 1 if 429 in wrong else None
+        verdict(
+            "8 admin lockout",
+            locked_at == limit
+            and set(wrong[limit:]) == {429}
+            and right_while_locked == 429
+            and form_status == 200
+            and bool(token)
+            and other_login == 302
+            and after_unlock == 302
+            and "Login locked" in message,
+            f"{attempts} wrong passwords from 127.0.0.1: {dict(Counter(wrong))}, locked at"
+            f" attempt {locked_at} (limit {limit}); right password while locked: "
+            f"{right_while_locked} ({message!r}); 127.0.0.2 gets the form ({form_status})"
+            f" and logs in ({other_login}); recorded {recorded}; after axes_reset_username:"
+            f" {after_unlock}",
+        )
+    finally:
+        stack.close()
+
+
+def flood(url: str, requests_sent: int = 2000, threads: int = 8, rate: str = "600/min") -> None:
+    """9. One client floods two web processes as fast as it can; another asks once a second."""
+    sim = StreamSimulator(rate=200)
+    sim.start()
+    stack = Stack(url, ANALYSIS_RATE_LIMIT=rate)
+    try:
+        collector = stack.start("collector", "collect_stream", "--url", sim.url)
+        webs = [stack.web(), stack.web()]
+        wait_for(lambda: sql(url, "SELECT count(*) FROM ingestion_post")[0][0] > 500, 30, "posts")
+        flooder, polite = from_address("127.0.0.1"), from_address("127.0.0.2")
+        query = "/analysis?duration=1h&dimension=likes"
+        done = False
+
+        def flood_one(i: int) -> tuple[int | None, bool]:
+            try:
+                r = flooder.get(f"{webs[i % 2]}{query}", timeout=30)
+            except requests.RequestException:
+                return None, False
+            shaped = r.status_code != 429 or (
+                r.headers.get("Retry-After", "").isdigit() and "error" in r.json()
+            )
+            return r.status_code, shaped
+
+        def politely() -> list[int | None]:
+            statuses = []
+            while not done or len(statuses) < 10:
+                try:
+                    statuses.append(polite.get(f"{webs[len(statuses) % 2]}{query}",
+                                               timeout=30).status_code)  # fmt: skip
+                except requests.RequestException:
+                    statuses.append(None)
+                time.sleep(1)
+            return statuses
+
+        with ThreadPoolExecutor(threads + 1) as pool:
+            other = pool.submit(politely)
+            started = time.monotonic()
+            flooded = list(pool.map(flood_one, range(requests_sent)))
+            seconds = time.monotonic() - started
+            done = True
+            polite_statuses = other.result()
+        statuses = Counter(status for status, _ in flooded)
+        unshaped = sum(1 for status, shaped in flooded if not shaped)
+        server_errors = [s for s in [*statuses, *polite_statuses] if s is None or s >= 500]
+        allowed = int(rate.split("/")[0])
+        stack.stop(collector)
+        verdict(
+            "9 flood",
+            statuses[429] > 0
+            and unshaped == 0
+            and set(polite_statuses) == {200}
+            and not server_errors
+            and statuses[200] <= allowed * 1.1,
+            f"{requests_sent} requests from 127.0.0.1 in {seconds:.1f} s"
+            f" ({requests_sent / seconds:.0f}/s) spread over 2 web processes, limit {rate}:"
+            f" {dict(statuses)} ({statuses[200]} let through in all: one count shared through"
+            f" PostgreSQL), every 429 JSON with Retry-After; 127.0.0.2 once a second:"
+            f" {dict(Counter(polite_statuses))}; 5xx or failed: {len(server_errors)}",
+        )
+    finally:
+        sim.stop()
+        stack.close()
+
+
+def slowloris(url: str, idle: int = 200, seconds: float = 30) -> None:
+    """10. 200 connections that trickle a request's headers and never finish them."""
+    stack = Stack(url)
+    # gunicorn.conf.py: a thread per realtime slot, + 16; a trickling connection holds one.
+    threads = int(os.environ.get("REALTIME_MAX_CONCURRENT", "256")) + 16
+    try:
+        web = stack.web()
+        port = int(web.rsplit(":", 1)[1])
+        held = []
+        for _ in range(idle):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /analysis?duration=2m&dimension=likes HTTP/1.1\r\nHost: x\r\n")
+            held.append(sock)
+        served, latencies, started = [], [], time.monotonic()
+        while time.monotonic() - started < seconds:
+            for sock in held:  # one more header line each, as slowloris does
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Slow: %d\r\n" % len(served))
+            for path in ("/healthz", "/analysis?duration=1h&dimension=likes"):
+                t = time.monotonic()
+                served.append(get(f"{web}{path}", timeout=10).status_code)
+                latencies.append(time.monotonic() - t)
+            time.sleep(1)
+        still_open = sum(1 for sock in held if is_open(sock))
+        for sock in held:
+            sock.close()
+        latencies.sort()
+        verdict(
+            "10 slowloris",
+            set(served) <= {200, 404} and None not in served and latencies[-1] < 2,
+            f"gunicorn as in compose ({threads} threads); {idle} connections trickling headers"
+            f" for {seconds:.0f} s ({still_open} still open"
+            f" at the end); meanwhile {len(served)} normal requests: {dict(Counter(served))}"
+            f" (404: no post in the hour), latency median"
+            f" {latencies[len(latencies) // 2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms",
+        )
+    finally:
+        stack.close()
+
+
+def is_open(sock: socket.socket) -> bool:
+    """Whether the server has not closed the connection (nothing to read, no EOF)."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def production_settings() -> dict[str, str]:
+    """The HTTPS settings .env.example documents for production behind a TLS proxy."""
+    block = (ROOT / ".env.example").read_text().split("production sets")[1].split("\n# DJANGO_")[0]
+    return dict(re.findall(r"(DJANGO_[A-Z_]+)=(\S+)", block))
+
+
+def deploy(url: str) -> None:
+    """11. `check --deploy` with the production settings; the web with the development key."""
+    checked = manage("check", "--deploy", "--fail-level", "WARNING", database_url=url,
+                     env={**production_settings(), "DJANGO_SECRET_KEY": "drill-" + "k" * 50},
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    check_output = checked.stdout.read().strip()
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "analyzer_project.wsgi", "-c", "gunicorn.conf.py"],
+        cwd=ROOT, env={**env, "DATABASE_URL": url, "PORT": str(free_port())},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    message = next((line for line in refused.stderr.splitlines()
+                    if line.startswith("DJANGO_SECRET_KEY")), "")  # fmt: skip
+    verdict(
+        "11 production settings",
+        checked.returncode == 0
+        and "no issues" in check_output
+        and refused.returncode != 0
+        and "secrets.token_urlsafe" in message,
+        f"check --deploy --fail-level WARNING: {check_output!r} (exit {checked.returncode});"
+        f" gunicorn without DJANGO_SECRET_KEY: exit {refused.returncode}, {message[:90]!r}…",
+    )
+
+
 DRILLS = {"flapping": flapping, "database": database, "sigkill": sigkill, "load": load,
-          "hostile": hostile, "soak": soak}  # fmt: skip
+          "hostile": hostile, "soak": soak, "oversized": oversized, "lockout": lockout,
+          "flood": flood, "slowloris": slowloris, "deploy": deploy}  # fmt: skip
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from ingestion.leader import LeaderLock
 from ingestion.parser import RejectedEvent, parse_event
 from ingestion.partitions import ensure_partitions, partition_start
 from ingestion.services import collector_heartbeat, posts_ingest
-from ingestion.stream import StreamReader
+from ingestion.stream import TOO_LARGE, StreamReader
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class StreamCollector:
         self.rejected: Counter[str] = Counter()
         self.last_lag = 0.0
         self._reconnects_counted = 0
+        self._too_large_counted = 0
         self._last_flush = 0.0
         self._progress = (time.monotonic(), 0)
 
@@ -116,6 +117,7 @@ class StreamCollector:
         metrics.LEADING.set(1)
         self.buffer.open()
         self.reader = self.new_reader()
+        self._reconnects_counted = self._too_large_counted = 0  # a new reader counts from 0
         thread = threading.Thread(target=self.read_forever, args=(self.reader,), daemon=True)
         thread.start()
         next_check = 0.0
@@ -130,6 +132,7 @@ class StreamCollector:
         self.reader.stop()
         self.buffer.close()
         self.flush_remaining()
+        self.count_reader_events(self.reader)
         self.leading = False
         metrics.LEADING.set(0)
 
@@ -145,11 +148,20 @@ class StreamCollector:
         if time.monotonic() < self._retry_at:
             return False
         flushed = self.flush()
-        if self.reader and self.reader.reconnects > self._reconnects_counted:
-            metrics.RECONNECTS.inc(self.reader.reconnects - self._reconnects_counted)
-            self._reconnects_counted = self.reader.reconnects
+        if self.reader:
+            self.count_reader_events(self.reader)
         self.log_progress()
         return flushed
+
+    def count_reader_events(self, reader: StreamReader) -> None:
+        """Add the reader's reconnects and discarded oversized events to the counters."""
+        if reader.reconnects > self._reconnects_counted:
+            metrics.RECONNECTS.inc(reader.reconnects - self._reconnects_counted)
+            self._reconnects_counted = reader.reconnects
+        if (new := reader.too_large - self._too_large_counted) > 0:
+            self.rejected[TOO_LARGE] += new
+            metrics.EVENTS_REJECTED.labels(TOO_LARGE).inc(new)
+            self._too_large_counted = reader.too_large
 
     def read_forever(self, reader: StreamReader) -> None:
         for event in reader.events():

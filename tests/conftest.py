@@ -1,15 +1,22 @@
 from __future__ import annotations
 
 import os
+import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import requests
+import yaml
 from django.db import connection
+from prometheus_client import REGISTRY
 
 from ingestion.parser import ParsedPost
 from ingestion.partitions import ensure_partitions
@@ -26,6 +33,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def sample(name: str, **labels: str) -> float:
+    """The current value of a Prometheus sample of this process (0 if never set)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def make_post(**fields) -> ParsedPost:
     """Build a valid ParsedPost; override any field by keyword."""
     defaults = {"post_type": "tweet", "created_ts": 1_700_000_000, "post_id": "1"}
@@ -38,6 +50,12 @@ def store(*posts_at: tuple) -> None:
     last = max(arrived_at for arrived_at, _ in posts_at)
     ensure_partitions(now=first, ahead=last - first)
     posts_ingest(posts=list(posts_at))
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit(settings) -> None:
+    """Every test is the same client (127.0.0.1): the rate limit is off unless a test sets one."""
+    settings.ANALYSIS_RATE_LIMIT = None
 
 
 @pytest.fixture
@@ -88,3 +106,53 @@ def manage(database_url) -> Iterator:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# A production-like secret for the web processes the tests start (gunicorn refuses the
+# development key).
+TEST_SECRET_KEY = "test-secret-key-for-gunicorn-started-by-the-tests-0123456789"
+
+
+@dataclass
+class Web:
+    url: str
+    process: subprocess.Popen
+
+
+@pytest.fixture
+def gunicorn(database_url) -> Iterator:
+    """Start the web as docker-compose.yml runs it, on a free port; stop it afterwards."""
+    started: list[tuple[subprocess.Popen, object]] = []
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+
+    def start(*, output=subprocess.DEVNULL, **env: str) -> Web:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", *shlex.split(command["command"])[1:]],
+            cwd=ROOT,
+            env={
+                "DATABASE_URL": database_url,
+                "DJANGO_SECRET_KEY": TEST_SECRET_KEY,
+                "PORT": str(port),
+                "PATH": str(ROOT / ".venv" / "bin"),
+                **env,
+            },
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        started.append((process, output))
+        web = Web(f"http://127.0.0.1:{port}", process)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                assert requests.get(f"{web.url}/healthz", timeout=1).status_code == 200
+                return web
+            except requests.ConnectionError:
+                assert process.poll() is None, "gunicorn exited"
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+
+    yield start
+    for process, _ in started:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)

@@ -14,7 +14,9 @@ from django.db import connection
 from ingestion.collector import StreamCollector
 from ingestion.leader import LeaderLock
 from ingestion.parser import REJECTION_REASONS, RejectedEvent, parse_event
+from ingestion.scripted_upstream import ScriptedUpstream
 from ingestion.stream import StreamReader
+from tests.conftest import sample
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -225,3 +227,28 @@ def test_a_stored_row_holds_every_field_of_its_post():
             "a\tb\\c\nd\u2028e 東京 🌞",
             "https://example.com/x",
         )
+
+
+def test_oversized_events_are_counted_as_rejected_and_the_posts_after_them_stored():
+    def script(connection: int):
+        yield b'data: {"tweet": {"id": 1, "timestamp": 1700000000}}\n\n'
+        yield b"data: " + b"x" * 300_000 + b"\n\n"  # under the limit: an invalid_json event
+        yield b"data: " + b"x" * 2_000_000 + b"\n\n"
+        yield b"data: x\n" * 200_000 + b"\n"  # 1.6 MB of short lines
+        yield b'data: {"tweet": {"id": 2, "timestamp": 1700000000}}\n\n'
+
+    before = sample("collector_events_rejected_total", reason="too_large")
+    upstream = ScriptedUpstream(script).start()
+    collector = StreamCollector(lambda: StreamReader(upstream.url, max_event_bytes=2**20))
+    thread = start(collector)
+    try:
+        wait_until(lambda: collector.ingested >= 2)
+        wait_until(lambda: collector.rejected["too_large"] >= 2)
+    finally:
+        collector.request_shutdown()
+        thread.join(10)
+        upstream.stop()
+    assert [row[0] for row in stored_rows()[:2]] == [1, 2]
+    assert collector.rejected["invalid_json"] >= 1
+    counted = sample("collector_events_rejected_total", reason="too_large") - before
+    assert counted == collector.rejected["too_large"]

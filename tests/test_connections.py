@@ -17,7 +17,7 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
-from tests.conftest import ROOT, free_port, make_post, store
+from tests.conftest import ROOT, TEST_SECRET_KEY, free_port, make_post, store
 
 POOL_SIZE = 2
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -39,8 +39,10 @@ def start_web(server: str, port: int, database_url: str, name: str) -> subproces
     else:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         command = [gunicorn, "analyzer_project.wsgi", "--config", "gunicorn.conf.py"]
+    # One client sends the whole crowd: no rate limit here.
     env = {"DATABASE_URL": database_url, "DATABASE_POOL_MAX_SIZE": str(POOL_SIZE),
-           "PROCESS_NAME": name, "PORT": str(port)}  # fmt: skip
+           "PROCESS_NAME": name, "PORT": str(port), "DJANGO_SECRET_KEY": TEST_SECRET_KEY,
+           "ANALYSIS_RATE_LIMIT": "off"}  # fmt: skip
     web = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, **QUIET)
     deadline = time.monotonic() + 20
     while True:

@@ -9,17 +9,12 @@ import pytest
 import requests
 from django.db import connection
 from django.utils import timezone
-from prometheus_client import REGISTRY
 
 from ingestion.collector import StreamCollector
 from ingestion.models import CollectorHeartbeat
-from tests.conftest import free_port
+from tests.conftest import free_port, sample
 
 pytestmark = pytest.mark.django_db
-
-
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def test_healthz_answers(client):

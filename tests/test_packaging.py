@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta
 
 import pytest
@@ -16,7 +12,7 @@ import yaml
 from django.core.management import get_commands
 from django.utils import timezone
 
-from tests.conftest import ROOT, free_port, make_post, store
+from tests.conftest import ROOT, make_post, store
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCUMENTED = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
@@ -68,42 +64,15 @@ def test_the_image_runs_as_a_non_root_user_and_installs_pinned_requirements():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_gunicorn_as_in_compose_serves_both_modes(simulator, database_url):
+def test_gunicorn_as_in_compose_serves_both_modes(simulator, gunicorn):
     sim = simulator(rate=100)
     arrived = timezone.now() - timedelta(seconds=30)
     store((arrived, make_post(comments=4)), (arrived, make_post(comments=9)))
-    port = free_port()
-    env = {
-        "DATABASE_URL": database_url,
-        "STREAM_URL": sim.url,
-        "ANALYSIS_MIN_DURATION": "1s",
-        "PORT": str(port),
-        "PATH": str(ROOT / ".venv" / "bin"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", *shlex.split(SERVICES["web"]["command"])[1:]],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                assert requests.get(f"{base}/healthz", timeout=1).status_code == 200
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
-        live = requests.get(f"{base}/analysis?duration=1s&dimension=comments", timeout=10)
-        assert live.status_code == 200
-        assert live.json()["total_posts"] > 50
-        stored = requests.get(f"{base}/analysis?duration=2m&dimension=comments", timeout=10)
-        assert stored.status_code == 200
-        assert stored.json()["comments_p90"] == 9
-        assert int(stored.headers["X-Data-Age"]) >= 30
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+    base = gunicorn(STREAM_URL=sim.url, ANALYSIS_MIN_DURATION="1s").url
+    live = requests.get(f"{base}/analysis?duration=1s&dimension=comments", timeout=10)
+    assert live.status_code == 200
+    assert live.json()["total_posts"] > 50
+    stored = requests.get(f"{base}/analysis?duration=2m&dimension=comments", timeout=10)
+    assert stored.status_code == 200
+    assert stored.json()["comments_p90"] == 9
+    assert int(stored.headers["X-Data-Age"]) >= 30

@@ -12,6 +12,7 @@ from analysis.percentiles import percentiles
 from analysis.realtime import RealtimeWindow, SharedStream, UpstreamUnavailableError, unix_time
 from analysis.results import Question
 from ingestion.parser import parse_event
+from ingestion.scripted_upstream import ScriptedUpstream
 from tests.conftest import free_port
 
 
@@ -160,3 +161,29 @@ def test_the_log_keeps_only_what_open_windows_can_count(simulator):
     reopened = SharedStream.join(sim.url, 130.0, clock=clock)
     assert reopened is not stream
     reopened.leave(130.0)
+
+
+def test_a_window_skips_an_oversized_event_and_counts_the_posts_around_it(settings):
+    settings.STREAM_MAX_EVENT_BYTES = 2**20
+
+    def script(connection: int):
+        yield b'data: {"tweet": {"timestamp": 1700000001, "likes": 5}}\n\n'
+        yield b"data: " + b"x" * 5_000_000 + b"\n\n"
+        yield b'data: {"tweet": {"timestamp": 1700000002, "likes": 7}}\n\n'
+        while not upstream.stopping.wait(0.1):
+            yield b": keepalive\n\n"
+
+    upstream = ScriptedUpstream(script).start()
+    try:
+        opened = window(upstream.url, "likes", 1.5)
+        answer = opened.run()
+    finally:
+        upstream.stop()
+    assert answer.as_dict() == {
+        "total_posts": 2,
+        "minimum_timestamp": 1700000001,
+        "maximum_timestamp": 1700000002,
+        "likes_p50": 5,
+        "likes_p90": 7,
+        "likes_p99": 7,
+    }

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import random
 import time
+import tracemalloc
+from collections.abc import Iterator
 
 import pytest
 
-from ingestion.stream import Backoff, StreamReader
+from ingestion.scripted_upstream import ScriptedUpstream
+from ingestion.stream import Backoff, StreamReader, _SSEClient
 from tests.conftest import free_port
 
 
@@ -94,3 +97,90 @@ def test_backoff_is_capped_and_resets():
     assert all(15 <= d <= 30 for d in delays[5:])
     backoff.reset()
     assert 0.5 <= backoff.next_delay() <= 1
+
+
+def post(number: int) -> bytes:
+    return b'data: {"tweet": {"timestamp": %d, "likes": %d}}\n\n' % (1_700_000_000, number)
+
+
+def parsed(chunks: list[bytes], *, max_bytes: int = 2**20) -> tuple[list[str], int]:
+    """The data of the events _SSEClient reads from `chunks`, and how many were too large."""
+    too_large = []
+    client = _SSEClient(chunks, max_bytes=max_bytes, on_too_large=lambda: too_large.append(1))
+    return [event.data for event in client.events()], len(too_large)
+
+
+def pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+STREAM = b': keepalive\nid: 1\ndata: {"a":\ndata:  1}\n\nretry: 50\ndata: b\n\ndata: \xc3\xa9\n\n'
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"])
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 64 * 1024])
+def test_events_are_the_same_however_the_stream_is_cut_into_chunks(ending, size):
+    stream = STREAM.replace(b"\n", ending)
+    assert parsed(pieces(stream, size)) == (['{"a":\n 1}', "b", "é"], 0)
+
+
+OVERSIZED = [
+    # (what comes between two posts, with a 1010-byte limit) -> (discarded, kept)
+    (b"data: " + b"x" * 5000 + b"\n\n", (1, 0)),
+    (b"data: x\n" * 1000 + b"\n", (1, 0)),  # many lines of one event
+    (b"data: " + b"x" * 5000 + b"\r\n\r\n" + b"data: " + b"y" * 3000 + b"\r\n\r\n", (2, 0)),
+    (b"data: " + b"x" * 1004 + b"\n\n", (0, 1)),  # at the limit
+    (b"data: " + b"x" * 1005 + b"\n\n", (1, 0)),  # a byte over it
+]
+
+
+@pytest.mark.parametrize(("between", "outcome"), OVERSIZED)
+@pytest.mark.parametrize("size", [7, 700, 64 * 1024])
+def test_an_event_over_the_limit_is_discarded_and_counted_and_the_next_one_read(
+    between, outcome, size
+):
+    data, too_large = parsed(pieces(post(1) + between + post(2), size), max_bytes=1010)
+    assert (too_large, len(data) - 2) == outcome
+    assert [d[-3:] for d in data if "tweet" in d] == ["1}}", "2}}"]
+
+
+def endless_line(megabytes: int) -> Iterator[bytes]:
+    yield b"data: "
+    chunk = b"x" * 2**16
+    for _ in range(megabytes * 16):
+        yield chunk
+
+
+def test_an_endless_event_keeps_memory_bounded_and_takes_linear_time():
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        assert parsed(endless_line(200), max_bytes=2**20) == ([], 1)
+        elapsed = time.monotonic() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20  # the limit, a chunk and change; not 200 MB
+    assert elapsed < 30  # not a speed check: quadratic joining took hours
+
+
+def test_the_reader_discards_oversized_events_and_keeps_reading_after_them():
+    def script(connection: int) -> Iterator[bytes]:
+        yield post(1)
+        yield b"data: " + b"x" * 3_000_000 + b"\n\n"
+        yield post(2)
+        yield from endless_line(3)  # never ends: the server hangs up
+
+    upstream = ScriptedUpstream(script).start()
+    try:
+        reader = StreamReader(upstream.url, max_event_bytes=2**20, backoff=Backoff(base=0.01))
+        seen = []
+        for event in reader.events():
+            seen.append(event.data)
+            if len(seen) == 4:
+                reader.stop()
+    finally:
+        upstream.stop()
+    assert [data[-3:] for data in seen] == ["1}}", "2}}", "1}}", "2}}"]
+    assert reader.too_large >= 3  # both connections' 3 MB event, the first's endless one
+    assert reader.reconnects == 1
