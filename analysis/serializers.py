@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from analysis.cover import MINUTE
 from analysis.percentiles import DEFAULT_PERCENTILES, MAX_FRACTION_DIGITS, Percentile
 from analysis.results import Question, Window
 from analyzer_project.durations import format_duration, parse_duration
@@ -17,7 +18,6 @@ from ingestion.parser import DIMENSIONS, TYPE_LIMIT
 MAX_PERCENTILES = 10
 MAX_POST_TYPES = 20
 MAX_POINTS = 1440
-MINUTE = timedelta(minutes=1)
 
 
 @extend_schema_field(

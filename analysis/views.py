@@ -110,8 +110,9 @@ class SeriesApi(MeasuredApi):
     """The stored posts of a window, analysed step by step: one exact point per step.
 
     The points are steps of the UTC clock (step 10m: :00, :10, …), the last one holding
-    now; each equals /analysis over its interval. X-Window-Start and X-Window-End state
-    the whole window.
+    now; each equals /analysis over its interval. The duration is as for /analysis, in
+    whole seconds; stored posts only, whatever its length. X-Window-Start and X-Window-End
+    state the whole window.
     """
 
     @extend_schema(

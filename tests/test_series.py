@@ -208,7 +208,7 @@ SERIES = st.tuples(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(rows=POSTS, series=st.lists(SERIES, min_size=1, max_size=3))
 def test_each_point_equals_percentile_disc_over_its_interval(rows, series):
     with transaction.atomic():  # a savepoint per example: the test's transaction stays clean
