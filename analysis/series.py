@@ -44,41 +44,54 @@ _RANGES = """
 """
 # Each range of whole minutes or hours is read through the table's primary key: the
 # aggregate inside LATERAL keeps the planner from turning the ranges into a hash join that
-# would compare every aggregate row of the series with every range.
-_SUMMARIES = f"""
-    SELECT r.point, sum(s.posts)::bigint, min(s.low), max(s.high)
-    FROM {_RANGES}
-    CROSS JOIN LATERAL (
-        SELECT sum(posts) AS posts, min(min_created_ts) AS low, max(max_created_ts) AS high
-        FROM ingestion_periodsummary
-        WHERE span = r.span AND start >= r.low AND start < r.high
-    ) AS s
-    WHERE s.posts IS NOT NULL
-    GROUP BY r.point
-"""
+# would compare every aggregate row of the series with every range. A question naming post
+# types reads the counts per post type: each statement comes in two forms, keyed by `typed`.
+_OF_TYPES = "post_type = ANY(%(post_types)s)"
+_SUMMARIES = {
+    typed: f"""
+        SELECT r.point, sum(s.posts)::bigint, min(s.low), max(s.high)
+        FROM {_RANGES}
+        CROSS JOIN LATERAL (
+            SELECT sum(posts) AS posts, min(min_created_ts) AS low, max(max_created_ts) AS high
+            FROM {table}
+            WHERE span = r.span AND start >= r.low AND start < r.high
+                  {f"AND {_OF_TYPES}" if typed else ""}
+        ) AS s
+        WHERE s.posts IS NOT NULL
+        GROUP BY r.point
+    """
+    for typed, table in ((False, "ingestion_periodsummary"), (True, "ingestion_typesummary"))
+}
 # Per range, not per point: the caller adds up a point's ranges (most points have one).
-_BUCKETS = f"""
-    SELECT r.point, b.dimension, b.bucket, b.n
-    FROM {_RANGES}
-    CROSS JOIN LATERAL (
-        SELECT dimension, bucket, sum(n)::bigint AS n FROM ingestion_bucketcount
-        WHERE span = r.span AND dimension = ANY(%(dimensions)s)
-          AND start >= r.low AND start < r.high
-        GROUP BY dimension, bucket
-    ) AS b
-"""
+_BUCKETS = {
+    typed: f"""
+        SELECT r.point, b.dimension, b.bucket, b.n
+        FROM {_RANGES}
+        CROSS JOIN LATERAL (
+            SELECT dimension, bucket, sum(n)::bigint AS n FROM {table}
+            WHERE span = r.span AND dimension = ANY(%(dimensions)s)
+              AND start >= r.low AND start < r.high {f"AND {_OF_TYPES}" if typed else ""}
+            GROUP BY dimension, bucket
+        ) AS b
+    """
+    for typed, table in ((False, "ingestion_bucketcount"), (True, "ingestion_typecount"))
+}
 # A join, not `arrived_at = ANY(…)`: each instant is then pruned to its one partition.
-_INSTANT_POSTS = f"""
-    SELECT p.arrived_at, p.created_ts, {", ".join(f"p.{d}" for d in DIMENSIONS)}
-    FROM unnest(%(instants)s::timestamptz[]) AS i(at)
-    JOIN ingestion_post p ON p.arrived_at = i.at
-"""
+_INSTANT_POSTS = {
+    typed: f"""
+        SELECT p.arrived_at, p.created_ts, {", ".join(f"p.{d}" for d in DIMENSIONS)}
+        FROM unnest(%(instants)s::timestamptz[]) AS i(at)
+        JOIN ingestion_post p ON p.arrived_at = i.at {f"AND p.{_OF_TYPES}" if typed else ""}
+    """
+    for typed in (False, True)
+}
 # analysis/historical.py's k-th value of a bucket in a window, for many windows at once.
 _NTH_VALUES = {
-    d: f"""
+    (d, typed): f"""
         SELECT (
             SELECT {d} FROM ingestion_post
             WHERE arrived_at > q.since AND arrived_at <= q.until AND {d} BETWEEN q.low AND q.high
+                  {f"AND {_OF_TYPES}" if typed else ""}
             ORDER BY {d} OFFSET q.skip LIMIT 1
         )
         FROM unnest(%(since)s::timestamptz[], %(until)s::timestamptz[], %(low)s::bigint[],
@@ -87,6 +100,7 @@ _NTH_VALUES = {
         ORDER BY q.i
     """
     for d in DIMENSIONS
+    for typed in (False, True)
 }
 _LOOKUP = ("since", "until", "low", "high", "skip")
 
@@ -154,7 +168,7 @@ def _points(cursor, question: Question, intervals: list, oldest: datetime | None
         for start, end in intervals
         if oldest is not None and oldest <= start and not (start - EPOCH) % MINUTE
     ]
-    _count(cursor, question.dimensions, aligned)
+    _count(cursor, question, aligned)
     exact = {point.start: point for point in aligned if point.exact}
     _values(cursor, question, list(exact.values()))
     answers = []
@@ -181,7 +195,7 @@ def _empty(question: Question, window: Window) -> Analysis:
     return Analysis(0, None, None, values, window)
 
 
-def _count(cursor, dimensions: tuple[str, ...], points: list[_Point]) -> None:
+def _count(cursor, question: Question, points: list[_Point]) -> None:
     """Fill each point's counts: its whole minutes and hours, less its start, plus its end."""
     if not points:
         return
@@ -200,20 +214,26 @@ def _count(cursor, dimensions: tuple[str, ...], points: list[_Point]) -> None:
         ]
     spans, lows, highs, indexes = (list(column) for column in zip(*ranges, strict=True))
     params = {"spans": spans, "lows": lows, "highs": highs, "points": indexes}
-    cursor.execute(_SUMMARIES, params)
+    params |= {"dimensions": list(question.dimensions), "post_types": list(question.post_types)}
+    typed = bool(question.post_types)
+    cursor.execute(_SUMMARIES[typed], params)
     for index, total, minimum, maximum in cursor.fetchall():
         points[index].total, points[index].minimum, points[index].maximum = total, minimum, maximum
-    cursor.execute(_BUCKETS, {**params, "dimensions": list(dimensions)})
+    cursor.execute(_BUCKETS[typed], params)
     for index, dimension, bucket, n in cursor.fetchall():
         points[index].buckets[dimension][bucket] += n
-    _count_instants(cursor, points)
+    _count_instants(cursor, question, points)
 
 
-def _count_instants(cursor, points: list[_Point]) -> None:
+def _count_instants(cursor, question: Question, points: list[_Point]) -> None:
     """Move the posts that arrived exactly on an edge into the point that ends there."""
     starting = {point.start: point for point in points}
     ending = {point.end: point for point in points}
-    cursor.execute(_INSTANT_POSTS, {"instants": sorted(starting.keys() | ending.keys())})
+    instants = sorted(starting.keys() | ending.keys())
+    cursor.execute(
+        _INSTANT_POSTS[bool(question.post_types)],
+        {"instants": instants, "post_types": list(question.post_types)},
+    )
     posts = cursor.fetchall()
     for arrived_at, created_ts, *values in posts:  # every removal before any addition
         if arrived_at in starting:
@@ -243,8 +263,8 @@ def _values(cursor, question: Question, points: list[_Point]) -> None:
     for dimension, asked in lookups.items():
         if asked:
             columns = zip(*(lookup[:5] for lookup in asked), strict=True)
-            cursor.execute(
-                _NTH_VALUES[dimension], dict(zip(_LOOKUP, map(list, columns), strict=True))
-            )
+            params = dict(zip(_LOOKUP, map(list, columns), strict=True))
+            params["post_types"] = list(question.post_types)
+            cursor.execute(_NTH_VALUES[dimension, bool(question.post_types)], params)
             for (value,), (*_, found, name) in zip(cursor.fetchall(), asked, strict=True):
                 found[name] = value

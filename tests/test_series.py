@@ -18,7 +18,7 @@ from ingestion.parser import DIMENSIONS
 from ingestion.partitions import drop_partitions_before, floor
 from ingestion.services import posts_prune
 from tests.conftest import make_post, store
-from tests.test_fast_percentiles import MICRO, OFFSETS, PERCENTILE_LISTS, POSTS, T, stored
+from tests.test_fast_percentiles import MICRO, OFFSETS, PERCENTILE_LISTS, POSTS, TYPES, T, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +36,16 @@ def get(client, query: str, now=NOW):
         return client.get(f"/v1/analysis/series?{query}")
 
 
-def expected_point(start, end, dimensions, requested=DEFAULT_PERCENTILES) -> dict:
+def expected_point(start, end, dimensions, requested=DEFAULT_PERCENTILES, post_types=()) -> dict:
     """What the series must answer for (start, end]: percentile_disc over its rows."""
     point = {"start": int(start.timestamp()), "end": int(end.timestamp())}
     for index, dimension in enumerate(dimensions):
         total, minimum, maximum, carried, values = post_percentiles_reference(
-            dimension=dimension, duration=end - start, now=end, requested=requested
+            dimension=dimension,
+            duration=end - start,
+            now=end,
+            requested=requested,
+            post_types=post_types,
         )
         if index == 0:
             point |= {"total_posts": total, "minimum_timestamp": minimum}
@@ -74,6 +78,7 @@ BAD_QUERIES = [
     ("duration=1h&step=10m", "dimension: is required"),
     ("duration=1h&step=10m&dimension=views", 'dimension: "views" is not accepted'),
     ("duration=1h&step=10m&dimension=likes&percentiles=0", 'percentiles: "0" is out of range'),
+    ("duration=1h&step=10m&dimension=likes&post_type=", "post_type: "),
 ]
 
 
@@ -153,6 +158,21 @@ def point(start, end, total, low, high, *values) -> dict:
     }
 
 
+def test_post_type_keeps_only_posts_of_those_types(client):
+    store(
+        (T + timedelta(minutes=61), make_post(post_type="tweet", likes=1, created_ts=10)),
+        (T + timedelta(minutes=62), make_post(post_type="pin", likes=2, created_ts=20)),
+        (T + timedelta(minutes=64), make_post(post_type="story", likes=3, created_ts=30)),
+    )
+    query = "duration=2m&step=1m&dimension=likes&percentiles=100&post_type=pin,story"
+    points = get(client, query, now=T + timedelta(minutes=63)).json()["points"]
+    # (61m, 62m] holds the pin (at its end), (62m, 63m] nothing, the story comes later
+    assert [(p["total_posts"], p["minimum_timestamp"], p["likes_p100"]) for p in points] == [
+        (1, 20, 2),
+        (0, None, None),
+    ]
+
+
 def test_no_stored_post_at_all_is_a_series_of_empty_points(client):
     answer = get(client, "duration=3m&step=1m&dimension=likes").json()
     assert [p["total_posts"] for p in answer["points"]] == [0, 0, 0]
@@ -194,7 +214,9 @@ def assert_exact(question: Question, step: timedelta, now, context=None) -> None
         (int(low.timestamp()), int(high.timestamp())) for low, high in pairwise(edges)
     ]
     for got, (low, high) in zip(points, pairwise(edges), strict=True):
-        expected = expected_point(low, high, question.dimensions, question.percentiles)
+        expected = expected_point(
+            low, high, question.dimensions, question.percentiles, question.post_types
+        )
         assert got == expected, context
 
 
@@ -205,6 +227,7 @@ SERIES = st.tuples(
     st.integers(0, 3599),  # seconds cut from the first point
     st.lists(st.sampled_from(DIMENSIONS), min_size=1, max_size=3, unique=True),
     PERCENTILE_LISTS,
+    st.lists(st.sampled_from((*TYPES, "article")), max_size=2, unique=True),
 )
 
 
@@ -213,9 +236,9 @@ SERIES = st.tuples(
 def test_each_point_equals_percentile_disc_over_its_interval(rows, series):
     with transaction.atomic():  # a savepoint per example: the test's transaction stays clean
         stored(rows)
-        for now, count, minutes, cut, dimensions, requested in series:
+        for now, count, minutes, cut, dimensions, requested, post_types in series:
             step = minutes * MINUTE
             duration = max(count * step - min(cut, minutes * 60 - 1) * SECOND, step)
-            question = Question(tuple(dimensions), duration, tuple(requested))
+            question = Question(tuple(dimensions), duration, tuple(requested), tuple(post_types))
             assert_exact(question, step, T + now * MICRO, series)
         transaction.set_rollback(True)
