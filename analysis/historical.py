@@ -155,27 +155,44 @@ def post_percentiles(question: Question, *, now: datetime) -> Analysis:
     of the dimensions; a dimension no post carries gets None for its percentiles.
     """
     since = now - question.duration
-    with _snapshot() as cursor:
-        cursor.execute(_ARRIVALS, {"now": now})
-        newest, oldest = cursor.fetchone()
+    with snapshot() as cursor:
+        newest, oldest = arrivals(cursor, now=now)
         coverage = Coverage(now=now, since=max(since, oldest or since), newest=newest)
         window = Window(since.timestamp(), now.timestamp(), coverage)
         if oldest is None:
             raise NoDataError(question.dimensions, window)
-        # No row is older than `oldest` (pruned), but the aggregates of the period it falls
-        # in may still count some: start the window there, those are then edges.
-        cover = window_cover(since=max(since, oldest - timedelta(microseconds=1)), now=now)
-        if question.post_types:  # no per-second counts per type: partial minutes are raw
-            cover = replace(cover, second_from=cover.minute_from, second_to=cover.minute_to)
-        scope = _Scope(cover, question.post_types)
-        counts = _summarise(cursor, question.dimensions, scope)
+        counts, values = window_figures(
+            cursor, question, stored_cover(since=since, now=now, oldest=oldest)
+        )
         if not any(counts.buckets.values()):
             raise NoDataError(question.dimensions, window)
-        values = {
-            dimension: _percentiles(cursor, dimension, scope, buckets, question.percentiles)
-            for dimension, buckets in counts.buckets.items()
-        }
     return Analysis(counts.total, counts.minimum, counts.maximum, values, window)
+
+
+def arrivals(cursor, *, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """Return the newest arrival at or before now and the oldest stored one."""
+    cursor.execute(_ARRIVALS, {"now": now})
+    return cursor.fetchone()
+
+
+def stored_cover(*, since: datetime, now: datetime, oldest: datetime) -> Cover:
+    """Return the cover of (since, now] given the oldest stored arrival."""
+    # No row is older than `oldest` (pruned), but the aggregates of the period it falls
+    # in may still count some: start the window there, those are then edges.
+    return window_cover(since=max(since, oldest - timedelta(microseconds=1)), now=now)
+
+
+def window_figures(cursor, question: Question, cover: Cover) -> tuple[_Counts, dict]:
+    """Return the counts of the cover's window and each dimension's percentiles."""
+    if question.post_types:  # no per-second counts per type: partial minutes are raw
+        cover = replace(cover, second_from=cover.minute_from, second_to=cover.minute_to)
+    scope = _Scope(cover, question.post_types)
+    counts = _summarise(cursor, question.dimensions, scope)
+    values = {
+        dimension: _percentiles(cursor, dimension, scope, buckets, question.percentiles)
+        for dimension, buckets in counts.buckets.items()
+    }
+    return counts, values
 
 
 def post_percentiles_reference(
@@ -200,7 +217,7 @@ def post_percentiles_reference(
 
 
 @contextlib.contextmanager
-def _snapshot() -> Iterator:
+def snapshot() -> Iterator:
     """Yield a cursor whose statements all see one snapshot of rows and aggregates."""
     outer = connection.in_atomic_block  # then the caller's transaction decides
     with transaction.atomic(), connection.cursor() as cursor:
@@ -248,6 +265,23 @@ def bucket_range(bucket: int) -> tuple[int, int]:
     return BOUNDS[bucket - 1], high
 
 
+def bucket_positions(
+    buckets: Counter, requested: Iterable[Percentile]
+) -> dict[str, tuple[int, int, int]]:
+    """Return, for each requested percentile of values counted per bucket (some), the
+    (low, high) range of the bucket holding its rank and how many of that bucket's values
+    come before it."""
+    ordered = sorted(buckets.items())
+    cumulative = list(accumulate(n for _, n in ordered))
+    positions = {}
+    for percentile in requested:
+        position = rank(percentile.fraction, cumulative[-1])
+        index = bisect_left(cumulative, position)
+        skip = position - 1 - (cumulative[index - 1] if index else 0)
+        positions[percentile.name] = (*bucket_range(ordered[index][0]), skip)
+    return positions
+
+
 def _percentiles(
     cursor, dimension: str, scope: _Scope, buckets: Counter, requested: Iterable[Percentile]
 ) -> dict[str, int | None]:
@@ -255,18 +289,10 @@ def _percentiles(
     how many fall in each bucket."""
     if not buckets:
         return percentiles((), requested)
-    ordered = sorted(buckets.items())
-    cumulative = list(accumulate(n for _, n in ordered))
-    values = {}
-    for percentile in requested:
-        position = rank(percentile.fraction, cumulative[-1])
-        index = bisect_left(cumulative, position)
-        low, high = bucket_range(ordered[index][0])
-        skip = position - 1 - (cumulative[index - 1] if index else 0)
-        values[percentile.name] = (
-            low if low == high else _nth_in(cursor, dimension, scope, low, high, skip)
-        )
-    return values
+    return {
+        name: low if low == high else _nth_in(cursor, dimension, scope, low, high, skip)
+        for name, (low, high, skip) in bucket_positions(buckets, requested).items()
+    }
 
 
 def _nth_in(cursor, dimension: str, scope: _Scope, low: int, high: int, skip: int) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from analysis.percentiles import DEFAULT_PERCENTILES, Percentile
+from analyzer_project.durations import format_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,8 @@ class Analysis:
     """Counts over a window and, per dimension, its percentiles (None: no post carries it)."""
 
     total_posts: int
-    minimum_timestamp: int
-    maximum_timestamp: int
+    minimum_timestamp: int | None  # None only in a series' point without posts
+    maximum_timestamp: int | None
     values: dict[str, dict[str, int | None]]  # dimension -> {"p50": value, …}
     window: Window
 
@@ -60,6 +61,26 @@ class Analysis:
         for dimension, values in self.values.items():
             answer.update((f"{dimension}_{name}", value) for name, value in values.items())
         return answer
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A window cut into steps, one Analysis per step (its window), oldest first."""
+
+    duration: timedelta
+    step: timedelta
+    points: tuple[Analysis, ...]
+    window: Window
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "duration": format_duration(self.duration),
+            "step": format_duration(self.step),
+            "points": [
+                {"start": round(p.window.start), "end": round(p.window.end), **p.as_dict()}
+                for p in self.points
+            ],
+        }
 
 
 class NoDataError(Exception):

@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from analysis.cover import MINUTE
 from analysis.percentiles import DEFAULT_PERCENTILES, MAX_FRACTION_DIGITS, Percentile
 from analysis.results import Question, Window
 from analyzer_project.durations import format_duration, parse_duration
@@ -16,6 +17,7 @@ from ingestion.parser import DIMENSIONS, TYPE_LIMIT
 
 MAX_PERCENTILES = 10
 MAX_POST_TYPES = 20
+MAX_POINTS = 1440
 
 
 @extend_schema_field(
@@ -30,12 +32,30 @@ class GoDurationField(serializers.CharField):
             value = parse_duration(text)
         except ValueError as error:
             raise serializers.ValidationError(str(error)) from None
-        low, high = settings.ANALYSIS_MIN_DURATION, settings.ANALYSIS_MAX_DURATION
+        low, high = self.bounds()
         if not low <= value <= high:
             raise serializers.ValidationError(
                 f"{text!r} is out of range: use {format_duration(low)} to {format_duration(high)}"
             )
         return value
+
+    def bounds(self) -> tuple[timedelta, timedelta]:
+        return settings.ANALYSIS_MIN_DURATION, settings.ANALYSIS_MAX_DURATION
+
+
+class StepField(GoDurationField):
+    """A series' step: a whole number of minutes, from a minute to the longest window."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value % MINUTE:
+            raise serializers.ValidationError(
+                f"{data!r} is not a whole number of minutes: use e.g. 1m, 10m, 1h, 1h30m"
+            )
+        return value
+
+    def bounds(self) -> tuple[timedelta, timedelta]:
+        return MINUTE, settings.ANALYSIS_MAX_DURATION
 
 
 class CommaSeparatedField(serializers.CharField):
@@ -167,6 +187,47 @@ class AnalysisQuerySerializer(QuerySerializer):
     )
 
 
+class SeriesQuerySerializer(AnalysisQuerySerializer):
+    """The window (whole seconds) and the step that cuts it into at most MAX_POINTS points."""
+
+    step = StepField(
+        trim_whitespace=False,
+        help_text=(
+            "Length of each point, a whole number of minutes in Go duration syntax (1m, 10m,"
+            " 1h), up to the duration. Points are steps of the UTC clock (10m: :00, :10, …);"
+            " the last holds now; a duration not a multiple of the step makes the first"
+            f" point shorter; at most {MAX_POINTS} points."
+        ),
+        error_messages={
+            "required": "is required, e.g. step=10m",
+            "blank": "is empty: give a length such as 10m",
+        },
+    )
+
+    def validate(self, attrs):
+        duration, step = attrs["duration"], attrs["step"]
+        if duration % timedelta(seconds=1):
+            raise serializers.ValidationError(
+                {"duration": f"{format_duration(duration)} is not whole seconds: use e.g. 6h, 90m"}
+            )
+        if step > duration:
+            raise serializers.ValidationError(
+                {
+                    "step": f"{format_duration(step)} is longer than the duration: use at most"
+                    f" {format_duration(duration)}"
+                }
+            )
+        points = -(-duration // step)
+        if points > MAX_POINTS:
+            raise serializers.ValidationError(
+                {
+                    "step": f"{format_duration(step)} cuts {format_duration(duration)} into"
+                    f" {points} points: use a longer step (at most {MAX_POINTS} points)"
+                }
+            )
+        return attrs
+
+
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {"error": {"type": "string", "description": "What to change, naming it."}},
@@ -196,6 +257,66 @@ ANALYSIS_SCHEMA = {
         "likes_p50": 150,
         "likes_p90": 2500,
         "likes_p99": 15000,
+    },
+}
+
+_POINT_SCHEMA = {
+    "type": "object",
+    "description": (
+        "The analysis of the posts with arrived_at in (start, end], as /analysis answers over"
+        " that interval; a point without posts has total_posts 0 and null for every other"
+        " figure."
+    ),
+    "properties": {
+        "start": {"type": "integer", "description": "Start of the point (excluded), Unix s"},
+        "end": {"type": "integer", "description": "End of the point (included), Unix s"},
+        "total_posts": {"type": "integer", "minimum": 0},
+        "minimum_timestamp": {"type": "integer", "nullable": True},
+        "maximum_timestamp": {"type": "integer", "nullable": True},
+    },
+    "required": ["start", "end", "total_posts", "minimum_timestamp", "maximum_timestamp"],
+    "additionalProperties": {"type": "integer", "minimum": 0, "nullable": True},
+}
+
+SERIES_SCHEMA = {
+    "type": "object",
+    "description": (
+        "The window cut into steps of the UTC clock, one point per step, oldest first. The"
+        " last point is the step holding now (it ends at or after now); the window is the"
+        " duration before its end, so the first point is shorter when the duration is not a"
+        " multiple of the step."
+    ),
+    "properties": {
+        "duration": {"type": "string", "description": "The window's length, Go syntax"},
+        "step": {"type": "string", "description": "Each point's length, Go syntax"},
+        "points": {"type": "array", "items": _POINT_SCHEMA, "maxItems": MAX_POINTS},
+    },
+    "required": ["duration", "step", "points"],
+    "example": {
+        "duration": "20m0s",
+        "step": "10m0s",
+        "points": [
+            {
+                "start": 1737000000,
+                "end": 1737000600,
+                "total_posts": 0,
+                "minimum_timestamp": None,
+                "maximum_timestamp": None,
+                "likes_p50": None,
+                "likes_p90": None,
+                "likes_p99": None,
+            },
+            {
+                "start": 1737000600,
+                "end": 1737001200,
+                "total_posts": 58000,
+                "minimum_timestamp": 1736990000,
+                "maximum_timestamp": 1737001199,
+                "likes_p50": 12,
+                "likes_p90": 310,
+                "likes_p99": 7400,
+            },
+        ],
     },
 }
 

@@ -4,6 +4,7 @@ import socket
 import struct
 import time
 
+from django.utils import timezone
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -16,9 +17,12 @@ from analysis.serializers import (
     ANALYSIS_SCHEMA,
     ERROR_SCHEMA,
     RESPONSE_HEADERS,
+    SERIES_SCHEMA,
     AnalysisQuerySerializer,
+    SeriesQuerySerializer,
     window_headers,
 )
+from analysis.series import post_series
 from analyzer_project.clients import client_ip
 
 _TCP_INFO_SIZE, _LAST_DATA_RECV = 104, 52  # struct tcp_info: its size, tcpi_last_data_recv
@@ -49,7 +53,27 @@ class _VersionedSchema(AutoSchema):
         return "_".join(part for part in self.path.split("/") if part)
 
 
-class AnalysisApi(APIView):
+class MeasuredApi(APIView):
+    """An analysis route whose requests are counted and timed by mode in /metrics."""
+
+    http_method_names = ["get"]
+    schema = _VersionedSchema()
+
+    def initial(self, request, *args, **kwargs):
+        # The request's start (a realtime window counts from here) and its mode, which label
+        # the request's metrics whatever the answer, error or not.
+        self.started = arrival(request)
+        self.mode = "none"  # until the query is valid
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        metrics.REQUESTS.labels(self.mode, response.status_code).inc()
+        metrics.LATENCY.labels(self.mode).observe(time.monotonic() - self.started)
+        return response
+
+
+class AnalysisApi(MeasuredApi):
     """Count and percentiles of the posts of the last `duration`.
 
     Up to REALTIME_MAX_DURATION the window is read live from the upstream stream (windows
@@ -57,9 +81,6 @@ class AnalysisApi(APIView):
     longer windows read the stored posts at once. X-Window-Start and X-Window-End say which
     window an answer covers.
     """
-
-    http_method_names = ["get"]
-    schema = _VersionedSchema()
 
     @extend_schema(
         parameters=[AnalysisQuerySerializer, *RESPONSE_HEADERS],
@@ -84,15 +105,33 @@ class AnalysisApi(APIView):
         analysis = analyse(question, started=self.started, client=client_ip(request))
         return Response(analysis.as_dict(), headers=window_headers(analysis.window))
 
-    def initial(self, request, *args, **kwargs):
-        # The request's start (a realtime window counts from here) and its mode, which label
-        # the request's metrics whatever the answer, error or not.
-        self.started = arrival(request)
-        self.mode = "none"  # until the query is valid
-        super().initial(request, *args, **kwargs)
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        metrics.REQUESTS.labels(self.mode, response.status_code).inc()
-        metrics.LATENCY.labels(self.mode).observe(time.monotonic() - self.started)
-        return response
+class SeriesApi(MeasuredApi):
+    """The stored posts of a window, analysed step by step: one exact point per step.
+
+    The points are steps of the UTC clock (step 10m: :00, :10, …), the last one holding
+    now; each equals /analysis over its interval. The duration is as for /analysis, in
+    whole seconds; stored posts only, whatever its length. X-Window-Start and X-Window-End
+    state the whole window.
+    """
+
+    @extend_schema(
+        parameters=[SeriesQuerySerializer, *RESPONSE_HEADERS],
+        responses={
+            200: OpenApiResponse(SERIES_SCHEMA, "One point per step of the window."),
+            400: OpenApiResponse(ERROR_SCHEMA, "A parameter is missing or not accepted."),
+            429: OpenApiResponse(
+                ERROR_SCHEMA,
+                "Too many requests from this client (ANALYSIS_RATE_LIMIT); see Retry-After.",
+            ),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = SeriesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        self.mode = "series"
+        data = query.validated_data
+        series = post_series(
+            query.question(data["duration"]), step=data["step"], now=timezone.now()
+        )
+        return Response(series.as_dict(), headers=window_headers(series.window))

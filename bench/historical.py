@@ -9,7 +9,8 @@ and `collect_stream` run at that rate while the windows are asked, the clock pin
 the past at each call so that every row of the window is committed. Either way both paths
 see the same rows; every answer of /analysis (Django's test Client, the whole view) is
 compared with the reference statement, and any difference is printed and makes the exit
-status 1.
+status 1. With --database, the series of SERIES (/v1/analysis/series) are timed too, each
+point compared with the reference statement over its interval.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ingestion.parser import DIMENSIONS
 
 WINDOWS = ("5m", "1h", "6h", "24h")
 STREAM_WINDOWS = ("2m", "5m", "1h", "24h")
+SERIES = (("24h", "1h"), ("6h", "10m"), ("1h", "1m"))  # duration, step
 
 
 def timed(call: Callable[[], object], runs: int) -> tuple[float, object]:
@@ -132,6 +134,57 @@ def compare(case: Case, clock: Callable[[], datetime], runs: int) -> bool:
     return not differences
 
 
+def expected_point(dimension: str, start: datetime, end: datetime) -> dict:
+    """A series point by the reference statement over (start, end]."""
+    from analysis.historical import post_percentiles_reference
+    from analysis.percentiles import DEFAULT_PERCENTILES
+
+    total, minimum, maximum, carried, values = post_percentiles_reference(
+        dimension=dimension, duration=end - start, now=end
+    )
+    names = [f"{dimension}_{p.name}" for p in DEFAULT_PERCENTILES]
+    point = {"start": int(start.timestamp()), "end": int(end.timestamp()), "total_posts": total}
+    point |= {"minimum_timestamp": minimum, "maximum_timestamp": maximum}
+    return point | dict(zip(names, values if carried else [None] * len(names), strict=True))
+
+
+def compare_series(duration: str, step: str, dimension: str, now: datetime, runs: int) -> bool:
+    """Time /v1/analysis/series; compare each point with the reference over its interval."""
+    from django.test import Client
+
+    client, answers, api_ms = Client(), [], []
+    query = f"/v1/analysis/series?duration={duration}&step={step}&dimension={dimension}"
+    for _ in range(runs + 1):  # the first is a warm-up
+        with mock.patch("django.utils.timezone.now", return_value=now):
+            started = time.perf_counter()
+            response = client.get(query)
+            api_ms.append((time.perf_counter() - started) * 1000)
+        answers.append(response.json()["points"] if response.status_code == 200 else response)
+    started = time.perf_counter()
+    expected = [
+        expected_point(
+            dimension, *(datetime.fromtimestamp(p[key], UTC) for key in ("start", "end"))
+        )
+        for p in answers[0]
+    ]
+    raw = (time.perf_counter() - started) * 1000
+    differences = [
+        f"     {got}\n     reference: {want}"
+        for answer in answers
+        for got, want in zip(answer, expected, strict=True)
+        if got != want
+    ]
+    api = median(api_ms[1:])
+    print(
+        f"series {duration:>3}/{step:<3} {dimension:<9} {api:8.1f} ms   percentile_disc per point"
+        f" {raw:8.1f} ms   {len(expected)} points   {'DIFFERENT' if differences else 'same'}"
+        f"   n={sum(p['total_posts'] for p in expected):,}",
+        flush=True,
+    )
+    print("\n".join(differences), end="\n" if differences else "")
+    return not differences
+
+
 def run(cases: Iterable[Case], clock: Callable[[], datetime], runs: int) -> bool:
     results = [compare(case, clock, runs) for case in cases]
     if not all(results):
@@ -157,7 +210,15 @@ def stored(runs: int) -> bool:
     now = newest + timedelta(milliseconds=500)
     print(f"historical benchmark on {machine()}: {posts:,} posts, median of {runs} runs")
     cases = [Case(window, (dimension,)) for window in WINDOWS for dimension in DIMENSIONS]
-    return run([*cases, *BREADTH], lambda: now, runs)
+    ok = run([*cases, *BREADTH], lambda: now, runs)
+    series = [
+        compare_series(duration, step, dimension, now, runs)
+        for duration, step in SERIES
+        for dimension in DIMENSIONS
+    ]
+    if not all(series):
+        print(f"{series.count(False)} series differ from percentile_disc")
+    return ok and all(series)
 
 
 @contextlib.contextmanager
