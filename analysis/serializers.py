@@ -97,6 +97,8 @@ def _dimension(text: str) -> str:
 
 
 def _post_type(text: str) -> str:
+    if "\x00" in text:  # no stored type holds one (the parser drops them), nor can SQL text
+        raise ValueError("holds a NUL character: give post types such as tweet")
     if not 0 < len(text) <= TYPE_LIMIT:
         raise ValueError(
             f'"{text[:TYPE_LIMIT]}" is not a post type: give names of 1 to {TYPE_LIMIT}'

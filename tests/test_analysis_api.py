@@ -88,6 +88,7 @@ BAD_QUERIES = [
     ("duration=2m&dimension=likes&post_type=tweet,,pin", 'post_type: "" is not a post type'),
     (f"duration=2m&dimension=likes&post_type={'x' * 65}", f'post_type: "{"x" * 64}" is not a'),
     ("duration=2m&dimension=likes&post_type=pin,tweet,pin", 'post_type: "pin" is given twice'),
+    ("duration=2m&dimension=likes&post_type=pin,t%00", "post_type: holds a NUL character"),
     (
         f"duration=2m&dimension=likes&post_type={','.join(f't{i}' for i in range(21))}",
         "post_type: has 21 items: give at most 20",
