@@ -1,11 +1,12 @@
 from django.urls import path
 
 from analysis import health
-from analysis.views import AnalysisApi
+from analysis.views import AnalysisApi, StoredApi
 
 urlpatterns = [
     path("analysis", AnalysisApi.as_view(), name="analysis"),
     path("v1/analysis", AnalysisApi.as_view(), name="v1-analysis"),
+    path("v1/stored", StoredApi.as_view(), name="v1-stored"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
