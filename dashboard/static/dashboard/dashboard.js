@@ -84,7 +84,11 @@
   const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
   // Axes in UTC, like the API's Unix seconds and the table: HH:MM, or the day at midnight.
   const timeAxis = (u, splits) => splits.map((s) => (s % 86400 === 0 ? utc(s).slice(5, 10) : utc(s, false).slice(0, 5)));
-  const countAxis = (u, splits) => splits.map((s) => (s === null ? "" : compact.format(s)));
+  // uPlot's asinh splits always hold -1 (its negative side): counts have none to label.
+  const countAxis = (u, splits) => splits.map((s) => (s === null || s < 0 ? "" : compact.format(s)));
+
+  // Counts are never negative: the axis starts at 0, and ends at the next power of 10.
+  const countRange = (u, min, max) => [0, uPlot.rangeAsinh(min, max, 10, true)[1]];
 
   function show(element, text, kind) {
     element.textContent = text;
@@ -206,13 +210,15 @@
     const message = $("chart-message");
     // Answers can overtake each other (a control changed during a refresh): draw the last.
     const request = ++state.chartRequests;
+    const fetchedAt = Date.now() / 1000;
     try {
       const { body } = await getJson(SERIES, params);
       if (request !== state.chartRequests) return;
       const points = body.points;
-      const total = points.reduce((sum, p) => sum + p.total_posts, 0);
+      const keys = figureKeys(points);
+      const carried = points.some((p) => keys.some((k) => p[k] !== null));
       fillTable(points, path);
-      if (total === 0) {
+      if (!carried) {
         showNoData(message);
       } else {
         message.hidden = true;
@@ -234,6 +240,7 @@
     state.renders += 1;
     chart.dataset.renders = String(state.renders);
     chart.dataset.url = path;
+    chart.dataset.fetchedAt = String(fetchedAt);
     if (!document.body.dataset.firstChartMs && !chart.hidden) {
       document.body.dataset.firstChartMs = String(Math.round(performance.now()));
     }
@@ -265,7 +272,7 @@
       height: box.clientWidth < 600 ? 240 : 340,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       // Symmetric log (asinh): logarithmic above 1, and 0 (a common p50 of comments) on the axis.
-      scales: { y: { distr: 4, asinh: 1 } },
+      scales: { y: { distr: 4, asinh: 1, range: countRange } },
       axes: [{ values: timeAxis }, { size: 50, values: countAxis }],
       series: [
         {
