@@ -20,6 +20,7 @@
     chartKeys: "",
     rateChart: null,
     renders: 0,
+    hasData: false,
     chartRequests: 0,
     timer: null,
   };
@@ -177,10 +178,17 @@
       legend: { show: false },
       cursor: { show: false },
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      scales: { y: { range: (u, low, high) => [0, Math.max(high, 1) * 1.1] } },
+      scales: { y: { range: (u, low, high) => [0, Math.max(high, 1) * 1.15] } },
       axes: [
         { size: 24, font: "11px system-ui", grid: { show: false }, values: timeAxis },
-        { size: 40, font: "11px system-ui", ticks: { show: false }, values: countAxis },
+        {
+          size: 40,
+          font: "11px system-ui",
+          ticks: { show: false },
+          values: countAxis,
+          // A small chart has room for two lines: zero and the hour's peak.
+          splits: (u) => [0, Math.round(Math.max(1, ...u.data[1].filter((v) => v !== null)))],
+        },
       ],
       series: [{}, { stroke: COLORS[0], fill: "rgba(65,118,144,0.15)", width: 1.5, points: { show: false } }],
     }, data, box);
@@ -218,6 +226,7 @@
       const keys = figureKeys(points);
       const carried = points.some((p) => keys.some((k) => p[k] !== null));
       fillTable(points, path);
+      state.hasData = carried;
       if (!carried) {
         showNoData(message);
       } else {
@@ -227,6 +236,7 @@
       }
     } catch (error) {
       if (request !== state.chartRequests) return;
+      state.hasData = false;
       if (error.status === 404) {
         fillTable([], path);
         showNoData(message);
@@ -480,10 +490,12 @@
   function schedule() {
     clearTimeout(state.timer);
     if (!$("auto-refresh").checked) return;
+    // Until the first posts arrive (a collector just started), look again every few seconds.
+    const seconds = state.hasData ? config.refreshSeconds : Math.min(3, config.refreshSeconds);
     state.timer = setTimeout(async () => {
       await refresh();
       schedule();
-    }, config.refreshSeconds * 1000);
+    }, seconds * 1000);
   }
 
   setUpControls();
