@@ -156,14 +156,16 @@
   function drawRate(rate, now) {
     const box = $("rate-chart");
     if (rate.status === "rejected") {
-      $("health-rate").textContent = rate.reason.status === 404 ? "0" : "error";
+      $("health-rate").textContent = "error";
       box.title = rate.reason.message;
       return;
     }
-    const points = rate.value.body.points;
-    const xs = points.map((p) => p.end);
-    const perMinute = points.map((p) => (p.total_posts * 60) / Math.max(p.end - p.start, 1));
-    // The figure is the last whole minute: the current one is still filling.
+    // The current minute is still filling: its rate is over its elapsed part, and it is
+    // left out for its first seconds, too few to say a rate.
+    const points = rate.value.body.points.filter((p) => Math.min(p.end, now) - p.start >= 5);
+    const xs = points.map((p) => Math.min(p.end, now));
+    const perMinute = points.map((p) => (p.total_posts * 60) / (Math.min(p.end, now) - p.start));
+    // The figure is the last whole minute.
     let last = points.length - 1;
     while (last > 0 && points[last].end > now) last -= 1;
     $("health-rate").textContent = last >= 0 ? number.format(Math.round(perMinute[last])) : "–";
@@ -237,7 +239,8 @@
     } catch (error) {
       if (request !== state.chartRequests) return;
       state.hasData = false;
-      if (error.status === 404) {
+      // A 404 is "no post carries it" (analysis/exceptions.py), unless the route is missing.
+      if (error.status === 404 && error.message.startsWith("no post")) {
         fillTable([], path);
         showNoData(message);
       } else {
