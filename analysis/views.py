@@ -23,6 +23,7 @@ from analysis.serializers import (
     window_headers,
 )
 from analysis.series import post_series
+from analysis.stored import posts_stored
 from analyzer_project.clients import client_ip
 
 _TCP_INFO_SIZE, _LAST_DATA_RECV = 104, 52  # struct tcp_info: its size, tcpi_last_data_recv
@@ -135,3 +136,49 @@ class SeriesApi(MeasuredApi):
             query.question(data["duration"]), step=data["step"], now=timezone.now()
         )
         return Response(series.as_dict(), headers=window_headers(series.window))
+
+
+STORED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "posts_stored": {"type": "integer", "minimum": 0, "description": "Posts in the table."},
+        "oldest_arrival": {
+            "type": "number",
+            "nullable": True,
+            "description": "Arrival of the oldest stored post, Unix s (null: none stored).",
+        },
+        "newest_arrival": {
+            "type": "number",
+            "nullable": True,
+            "description": "Arrival of the newest stored post, Unix s (null: none stored).",
+        },
+        "newest_age_seconds": {
+            "type": "number",
+            "nullable": True,
+            "description": "Seconds from the newest arrival to `now` (null: none stored).",
+        },
+        "now": {"type": "number", "description": "When the answer was computed, Unix s."},
+    },
+    "required": ["posts_stored", "oldest_arrival", "newest_arrival", "newest_age_seconds", "now"],
+    "example": {
+        "posts_stored": 4_318_200,
+        "oldest_arrival": 1737000000.125,
+        "newest_arrival": 1737086399.87,
+        "newest_age_seconds": 0.412,
+        "now": 1737086400.282,
+    },
+}
+
+
+class StoredApi(APIView):
+    """How many posts are stored, and how old the oldest and the newest are.
+
+    Exact and cheap: the count is summed from the hourly summaries written with the posts.
+    The dashboard's stream health reads it.
+    """
+
+    http_method_names = ["get"]
+
+    @extend_schema(responses={200: OpenApiResponse(STORED_SCHEMA, "What the table holds.")})
+    def get(self, request: Request) -> Response:
+        return Response(posts_stored(now=timezone.now()).as_dict())

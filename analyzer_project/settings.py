@@ -182,6 +182,7 @@ INSTALLED_APPS = [
     "axes",
     "corsheaders",
     "ingestion",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -74,14 +74,19 @@ def simulator() -> Iterator:
         sim.stop()
 
 
-@pytest.fixture
-def database_url(transactional_db) -> str:
+def subprocess_database_url() -> str:
     """A DATABASE_URL for subprocesses, pointing at the test database."""
     params = connection.settings_dict
     host = quote(params["HOST"] or "localhost", safe="")
     port = f":{params['PORT']}" if params["PORT"] else ""
     password = f":{quote(params['PASSWORD'])}" if params.get("PASSWORD") else ""
     return f"postgresql://{params['USER']}{password}@{host}{port}/{params['NAME']}"
+
+
+@pytest.fixture
+def database_url(transactional_db) -> str:
+    """subprocess_database_url() for a transactional test (emptied afterwards)."""
+    return subprocess_database_url()
 
 
 @pytest.fixture
