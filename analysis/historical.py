@@ -52,7 +52,7 @@ _MINUTES_AND_HOURS = (
 )
 # A question naming post types reads the counts per post type (minutes and hours only):
 # each statement comes in two forms, keyed by `typed`.
-_OF_TYPES = "post_type = ANY(%(post_types)s)"
+OF_TYPES = "post_type = ANY(%(post_types)s)"
 _PERIOD_BUCKETS = {
     False: f"""
         SELECT bucket, sum(n)::bigint FROM (
@@ -66,7 +66,7 @@ _PERIOD_BUCKETS = {
     """,
     True: f"""
         SELECT bucket, sum(n)::bigint FROM ingestion_typecount
-        WHERE dimension = %(dimension)s AND {_OF_TYPES} AND {_MINUTES_AND_HOURS}
+        WHERE dimension = %(dimension)s AND {OF_TYPES} AND {_MINUTES_AND_HOURS}
         GROUP BY bucket
     """,
 }
@@ -78,7 +78,7 @@ _PERIOD_SUMMARY = {
     """,
     True: f"""
         SELECT {_SUMMARY} FROM ingestion_typesummary
-        WHERE {_OF_TYPES} AND {_MINUTES_AND_HOURS}
+        WHERE {OF_TYPES} AND {_MINUTES_AND_HOURS}
     """,
 }
 # The coverage: newest arrival up to now, oldest overall (index-only min/max lookups).
@@ -102,23 +102,31 @@ def _edges(dimensions: tuple[str, ...], typed: bool) -> str:
         FROM ingestion_post CROSS JOIN LATERAL (VALUES {values}) AS d(name, value)
         WHERE ((arrived_at > %(since)s AND arrived_at < %(second_from)s)
                OR (arrived_at >= %(second_to)s AND arrived_at <= %(now)s))
-              {f"AND {_OF_TYPES}" if typed else ""}
+              {f"AND {OF_TYPES}" if typed else ""}
         GROUP BY 1, 2
     """
 
 
-# The k-th (0-based: OFFSET) value of a bucket in the window, in order: a range scan of the
-# partial index (d, arrived_at) WHERE d IS NOT NULL of each partition of the window.
-_NTH_VALUE = {
+# The k-th (0-based: OFFSET) values of buckets in windows, in order, every lookup of one
+# dimension in one statement: each a range scan of the partial index (d, arrived_at) WHERE
+# d IS NOT NULL of the partitions of its window (pruned at run time).
+_NTH_VALUES = {
     (d, typed): f"""
-        SELECT {d} FROM ingestion_post
-        WHERE arrived_at > %(since)s AND arrived_at <= %(now)s AND {d} BETWEEN %(low)s AND %(high)s
-              {f"AND {_OF_TYPES}" if typed else ""}
-        ORDER BY {d} OFFSET %(skip)s LIMIT 1
+        SELECT (
+            SELECT {d} FROM ingestion_post
+            WHERE arrived_at > q.since AND arrived_at <= q.until AND {d} BETWEEN q.low AND q.high
+                  {f"AND {OF_TYPES}" if typed else ""}
+            ORDER BY {d} OFFSET q.skip LIMIT 1
+        )
+        FROM unnest(%(since)s::timestamptz[], %(until)s::timestamptz[], %(low)s::bigint[],
+                    %(high)s::bigint[], %(skip)s::bigint[]) WITH ORDINALITY
+             AS q(since, until, low, high, skip, i)
+        ORDER BY q.i
     """
     for d in DIMENSIONS
     for typed in (False, True)
 }
+_LOOKUP = ("since", "until", "low", "high", "skip")
 # The definition the fast path must match: one statement sorting the window's values.
 _REFERENCE = {
     (d, typed): f"""
@@ -126,7 +134,7 @@ _REFERENCE = {
                percentile_disc(%(fractions)s::float8[]) WITHIN GROUP (ORDER BY {d})
         FROM ingestion_post
         WHERE arrived_at > %(since)s AND arrived_at <= %(now)s
-              {f"AND {_OF_TYPES}" if typed else ""}
+              {f"AND {OF_TYPES}" if typed else ""}
     """
     for d in DIMENSIONS
     for typed in (False, True)
@@ -289,14 +297,27 @@ def _percentiles(
     how many fall in each bucket."""
     if not buckets:
         return percentiles((), requested)
-    return {
-        name: low if low == high else _nth_in(cursor, dimension, scope, low, high, skip)
-        for name, (low, high, skip) in bucket_positions(buckets, requested).items()
-    }
+    positions = bucket_positions(buckets, requested)
+    values = {name: low for name, (low, _, _) in positions.items()}
+    lookups = {name: p for name, p in positions.items() if p[0] != p[1]}  # not single-value
+    window = (scope.cover.since, scope.cover.now)
+    found = nth_values(
+        cursor, dimension, scope.post_types, [(*window, *p) for p in lookups.values()]
+    )
+    values.update(zip(lookups, found, strict=True))
+    return values
 
 
-def _nth_in(cursor, dimension: str, scope: _Scope, low: int, high: int, skip: int) -> int:
-    """Return the value after `skip` smaller ones among the window's values in [low, high]."""
-    params = scope.params(low=low, high=high, skip=skip)
-    cursor.execute(_NTH_VALUE[dimension, scope.typed], params)
-    return cursor.fetchone()[0]
+def nth_values(
+    cursor, dimension: str, post_types: tuple[str, ...], lookups: list[tuple]
+) -> list[int]:
+    """Return, for each (since, until, low, high, skip), the value after `skip` smaller ones
+    among the values in [low, high] of the posts (of `post_types`, if any) arrived in
+    (since, until]; one statement for them all."""
+    if not lookups:
+        return []
+    params = dict(zip(_LOOKUP, map(list, zip(*lookups, strict=True)), strict=True))
+    cursor.execute(
+        _NTH_VALUES[dimension, bool(post_types)], {**params, "post_types": list(post_types)}
+    )
+    return [value for (value,) in cursor.fetchall()]

@@ -26,8 +26,10 @@ from itertools import pairwise
 
 from analysis.cover import MICROSECOND, MINUTE, window_cover
 from analysis.historical import (
+    OF_TYPES,
     arrivals,
     bucket_positions,
+    nth_values,
     snapshot,
     stored_cover,
     window_figures,
@@ -46,7 +48,6 @@ _RANGES = """
 # aggregate inside LATERAL keeps the planner from turning the ranges into a hash join that
 # would compare every aggregate row of the series with every range. A question naming post
 # types reads the counts per post type: each statement comes in two forms, keyed by `typed`.
-_OF_TYPES = "post_type = ANY(%(post_types)s)"
 _SUMMARIES = {
     typed: f"""
         SELECT r.point, sum(s.posts)::bigint, min(s.low), max(s.high)
@@ -55,7 +56,7 @@ _SUMMARIES = {
             SELECT sum(posts) AS posts, min(min_created_ts) AS low, max(max_created_ts) AS high
             FROM {table}
             WHERE span = r.span AND start >= r.low AND start < r.high
-                  {f"AND {_OF_TYPES}" if typed else ""}
+                  {f"AND {OF_TYPES}" if typed else ""}
         ) AS s
         WHERE s.posts IS NOT NULL
         GROUP BY r.point
@@ -70,7 +71,7 @@ _BUCKETS = {
         CROSS JOIN LATERAL (
             SELECT dimension, bucket, sum(n)::bigint AS n FROM {table}
             WHERE span = r.span AND dimension = ANY(%(dimensions)s)
-              AND start >= r.low AND start < r.high {f"AND {_OF_TYPES}" if typed else ""}
+              AND start >= r.low AND start < r.high {f"AND {OF_TYPES}" if typed else ""}
             GROUP BY dimension, bucket
         ) AS b
     """
@@ -81,28 +82,11 @@ _INSTANT_POSTS = {
     typed: f"""
         SELECT p.arrived_at, p.created_ts, {", ".join(f"p.{d}" for d in DIMENSIONS)}
         FROM unnest(%(instants)s::timestamptz[]) AS i(at)
-        JOIN ingestion_post p ON p.arrived_at = i.at {f"AND p.{_OF_TYPES}" if typed else ""}
+        JOIN ingestion_post p ON p.arrived_at = i.at {f"AND p.{OF_TYPES}" if typed else ""}
     """
     for typed in (False, True)
 }
 # analysis/historical.py's k-th value of a bucket in a window, for many windows at once.
-_NTH_VALUES = {
-    (d, typed): f"""
-        SELECT (
-            SELECT {d} FROM ingestion_post
-            WHERE arrived_at > q.since AND arrived_at <= q.until AND {d} BETWEEN q.low AND q.high
-                  {f"AND {_OF_TYPES}" if typed else ""}
-            ORDER BY {d} OFFSET q.skip LIMIT 1
-        )
-        FROM unnest(%(since)s::timestamptz[], %(until)s::timestamptz[], %(low)s::bigint[],
-                    %(high)s::bigint[], %(skip)s::bigint[]) WITH ORDINALITY
-             AS q(since, until, low, high, skip, i)
-        ORDER BY q.i
-    """
-    for d in DIMENSIONS
-    for typed in (False, True)
-}
-_LOOKUP = ("since", "until", "low", "high", "skip")
 
 
 @dataclasses.dataclass(slots=True)
@@ -261,10 +245,8 @@ def _values(cursor, question: Question, points: list[_Point]) -> None:
                         (point.start, point.end, low, high, skip, found, name)
                     )
     for dimension, asked in lookups.items():
-        if asked:
-            columns = zip(*(lookup[:5] for lookup in asked), strict=True)
-            params = dict(zip(_LOOKUP, map(list, columns), strict=True))
-            params["post_types"] = list(question.post_types)
-            cursor.execute(_NTH_VALUES[dimension, bool(question.post_types)], params)
-            for (value,), (*_, found, name) in zip(cursor.fetchall(), asked, strict=True):
-                found[name] = value
+        values = nth_values(
+            cursor, dimension, question.post_types, [lookup[:5] for lookup in asked]
+        )
+        for value, (*_, found, name) in zip(values, asked, strict=True):
+            found[name] = value
