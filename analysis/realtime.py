@@ -178,7 +178,7 @@ class SharedStream:
             last = bisect_right(self.read_at, end)
             whole = range(-(-first // self.BLOCK), last // self.BLOCK)
             if post_types:  # the blocks sum every type up: read the window's own posts
-                parts = [self._typed_summary(first, last, dimensions, post_types)]
+                parts = [self._summary(first, last, dimensions, post_types)]
             elif whole:
                 parts = [
                     self._summary(first, whole.start * self.BLOCK, dimensions),
@@ -201,35 +201,26 @@ class SharedStream:
         if (size := len(self.read_at)) % self.BLOCK == 0:
             self.blocks.append(self._summary(size - self.BLOCK, size, DIMENSIONS))
 
-    def _summary(self, first: int, last: int, dimensions: Iterable[str]) -> Summary:
-        if first >= last:
-            return Summary(0, 0, 0, {})
+    def _summary(
+        self, first: int, last: int, dimensions: Iterable[str], post_types: tuple[str, ...] = ()
+    ) -> Summary:
+        """Summarise the log's posts [first, last), or only those of `post_types` if any."""
         created = self.created[first:last]
-        carried = {name: sorted(self.values[name][first:last]) for name in dimensions}
+        columns = {name: self.values[name][first:last] for name in dimensions}
+        if post_types:
+            codes = {self.type_codes[name] for name in post_types if name in self.type_codes}
+            kept = [code in codes for code in self.types[first:last]]
+            created = list(itertools.compress(created, kept))
+            columns = {name: itertools.compress(column, kept) for name, column in columns.items()}
+        if not created:
+            return Summary(0, 0, 0, {})
+        carried = {name: sorted(column) for name, column in columns.items()}
         return Summary(
-            last - first,
+            len(created),
             min(created),
             max(created),
             {name: ordered[bisect_left(ordered, 0) :] for name, ordered in carried.items()},
         )
-
-    def _typed_summary(
-        self, first: int, last: int, dimensions: tuple[str, ...], post_types: tuple[str, ...]
-    ) -> Summary:
-        codes = {self.type_codes[name] for name in post_types if name in self.type_codes}
-        kept = [code in codes for code in self.types[first:last]]
-        created = list(itertools.compress(self.created[first:last], kept))
-        if not created:
-            return Summary(0, 0, 0, {})
-        carried = {
-            name: sorted(
-                value
-                for value in itertools.compress(self.values[name][first:last], kept)
-                if value != NOT_CARRIED
-            )
-            for name in dimensions
-        }
-        return Summary(len(created), min(created), max(created), carried)
 
     def _trim(self, before: float) -> None:
         """Drop the whole blocks read before `before`, so that blocks stay aligned."""

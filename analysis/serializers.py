@@ -409,3 +409,35 @@ def window_headers(window: Window | None) -> dict[str, str]:
         headers["X-Data-Age"] = str(coverage.age_seconds)
         headers["X-Data-Since"] = str(int(coverage.since.timestamp()))
     return headers
+
+
+STORED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "posts_stored": {"type": "integer", "minimum": 0, "description": "Posts in the table."},
+        "oldest_arrival": {
+            "type": "number",
+            "nullable": True,
+            "description": "Arrival of the oldest stored post, Unix s (null: none stored).",
+        },
+        "newest_arrival": {
+            "type": "number",
+            "nullable": True,
+            "description": "Arrival of the newest stored post, Unix s (null: none stored).",
+        },
+        "newest_age_seconds": {
+            "type": "number",
+            "nullable": True,
+            "description": "Seconds from the newest arrival to `now` (null: none stored).",
+        },
+        "now": {"type": "number", "description": "When the answer was computed, Unix s."},
+    },
+    "required": ["posts_stored", "oldest_arrival", "newest_arrival", "newest_age_seconds", "now"],
+    "example": {
+        "posts_stored": 4_318_200,
+        "oldest_arrival": 1737000000.125,
+        "newest_arrival": 1737086399.87,
+        "newest_age_seconds": 0.412,
+        "now": 1737086400.282,
+    },
+}

@@ -177,20 +177,28 @@ def test_pruning_drops_the_aggregates_with_the_partitions(settings, interval):
         assert fast_or_none(**window) == reference_or_none(**window)
 
 
-def second_rows() -> list[tuple]:
+def rows(*queries: str) -> list[tuple]:
+    """Every row the queries return, one after the other."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM ingestion_secondcount ORDER BY 1, 2")
-        histograms = cursor.fetchall()
-        cursor.execute("SELECT * FROM ingestion_periodsummary WHERE span = 1 ORDER BY 2")
-        return histograms + cursor.fetchall()
+        found = []
+        for query in queries:
+            cursor.execute(query)
+            found += cursor.fetchall()
+        return found
+
+
+def second_rows() -> list[tuple]:
+    return rows(
+        "SELECT * FROM ingestion_secondcount ORDER BY 1, 2",
+        "SELECT * FROM ingestion_periodsummary WHERE span = 1 ORDER BY 2",
+    )
 
 
 def type_rows() -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM ingestion_typecount ORDER BY 1, 2, 3, 4, 5")
-        counts = cursor.fetchall()
-        cursor.execute("SELECT * FROM ingestion_typesummary ORDER BY 1, 2, 3")
-        return counts + cursor.fetchall()
+    return rows(
+        "SELECT * FROM ingestion_typecount ORDER BY 1, 2, 3, 4, 5",
+        "SELECT * FROM ingestion_typesummary ORDER BY 1, 2, 3",
+    )
 
 
 def test_the_migration_counts_older_posts_per_type_as_the_collector_does():
