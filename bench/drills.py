@@ -647,8 +647,8 @@ def flood(url: str, requests_sent: int = 2000, threads: int = 8, rate: str = "60
 def slowloris(url: str, idle: int = 200, seconds: float = 30) -> None:
     """10. 200 connections that trickle a request's headers and never finish them."""
     stack = Stack(url)
-    # gunicorn.conf.py: a thread per realtime slot, + 16; a trickling connection holds one.
-    threads = int(os.environ.get("REALTIME_MAX_CONCURRENT", "256")) + 16
+    # gunicorn.conf.py: a connection per realtime slot, + 768; a trickling one holds one.
+    connections = int(os.environ.get("REALTIME_MAX_CONCURRENT", "256")) + 768
     try:
         web = stack.web()
         port = int(web.rsplit(":", 1)[1])
@@ -674,7 +674,8 @@ def slowloris(url: str, idle: int = 200, seconds: float = 30) -> None:
         verdict(
             "10 slowloris",
             set(served) <= {200, 404} and None not in served and latencies[-1] < 2,
-            f"gunicorn as in compose ({threads} threads); {idle} connections trickling headers"
+            f"gunicorn as in compose ({connections} connections); {idle} connections trickling"
+            " headers"
             f" for {seconds:.0f} s ({still_open} still open"
             f" at the end); meanwhile {len(served)} normal requests: {dict(Counter(served))}"
             f" (404: no post in the hour), latency median"
