@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import partial
 from operator import attrgetter, is_not
@@ -52,7 +52,7 @@ _is_value = partial(is_not, None)  # 0 is a value: filter(None, …) would drop 
 _created_ts = attrgetter("created_ts")
 
 
-class _Counts(NamedTuple):
+class Counts(NamedTuple):
     """Bucket counts keyed (second, post_type, dimension, bucket) and summaries
     [posts, min, max created_ts] keyed (second, post_type)."""
 
@@ -60,14 +60,14 @@ class _Counts(NamedTuple):
     summaries: dict[tuple, list[int]]
 
 
-def _count(posts: Iterable[tuple[datetime, ParsedPost]]) -> _Counts:
+def aggregates_count(*, posts: Iterable[tuple[datetime, ParsedPost]]) -> Counts:
     """Count the posts of each second and post type: the finest grouping any table needs."""
     groups: defaultdict[tuple[float, str], list[ParsedPost]] = defaultdict(list)
     for arrived_at, post in posts:
         # The second as epoch seconds, a third of the cost of arrived_at.replace(microsecond=0)
         # and as exact: a float timestamp is within half a microsecond until 2242.
         groups[arrived_at.timestamp() // 1, post.post_type].append(post)
-    counts = _Counts(Counter(), {})
+    counts = Counts(Counter(), {})
     for (second, post_type), group in groups.items():
         key = (datetime.fromtimestamp(second, UTC), post_type)
         # Iterators of C functions: no Python code runs per post below.
@@ -153,11 +153,10 @@ _ADD_SUMMARIES = f"""
 """
 
 
-def aggregates_add(*, posts: Sequence[tuple[datetime, ParsedPost]]) -> None:
-    """Add posts to the aggregates of every span; call inside the transaction storing them."""
-    if not posts:
+def aggregates_add(*, counts: Counts) -> None:
+    """Add counts to the aggregates of every span, in the transaction storing their posts."""
+    if not counts.summaries:
         return
-    counts = _count(posts)
     # One statement per kind of aggregate whatever the batch size: columns travel as arrays
     # in binary, bound by the server. Django's cursors bind on the client, and quoting an
     # array as text costs about 2 µs an element, several times the binary dump's cost.
