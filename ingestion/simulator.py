@@ -13,6 +13,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
@@ -70,8 +71,15 @@ class SentEvent:
 class EventGenerator:
     """Make realistic event payloads, every Nth one malformed, reproducibly for a seed."""
 
-    def __init__(self, *, seed: int | None = None, malformed_every: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        malformed_every: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.random = random.Random(seed)
+        self.clock = clock
         self.malformed_every = malformed_every
         self.count = 0
         self.malformed = 0
@@ -106,7 +114,7 @@ class EventGenerator:
             fields["is_retweet"] = rng.random() < 0.3
         if numeric and rng.random() < 0.06:
             self.oddity(fields, rng.choice(numeric))
-        fields["timestamp"] = int(time.time()) - rng.randint(0, 600)
+        fields["timestamp"] = int(self.clock()) - rng.randint(0, 600)
         fields["post_id"] = post_id
         self.pad(post_type, fields, texts[-1] if texts else link)
         return post_type, fields
