@@ -14,6 +14,7 @@ import html
 import json
 import os
 import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -647,8 +648,9 @@ def flood(url: str, requests_sent: int = 2000, threads: int = 8, rate: str = "60
 def slowloris(url: str, idle: int = 200, seconds: float = 30) -> None:
     """10. 200 connections that trickle a request's headers and never finish them."""
     stack = Stack(url)
-    # gunicorn.conf.py: a connection per realtime slot, + 768; a trickling one holds one.
-    connections = int(os.environ.get("REALTIME_MAX_CONCURRENT", "256")) + 768
+    # The connections the worker serves at once, as gunicorn.conf.py reads them from the
+    # environment; a trickling connection holds one.
+    connections = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["worker_connections"]
     try:
         web = stack.web()
         port = int(web.rsplit(":", 1)[1])

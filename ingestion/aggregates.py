@@ -175,9 +175,13 @@ def _columns(rows: list[tuple]) -> list[list]:
 def aggregates_delete_before(*, start: datetime) -> None:
     """Delete the aggregates of the periods before start."""
     # Small tables (a few rows per second, minute and dimension): a DELETE is cheap enough.
+    tables = (
+        "ingestion_secondcount",
+        "ingestion_bucketcount",
+        "ingestion_periodsummary",
+        "ingestion_typecount",
+        "ingestion_typesummary",
+    )
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM ingestion_secondcount WHERE start < %s", [start])
-        cursor.execute("DELETE FROM ingestion_bucketcount WHERE start < %s", [start])
-        cursor.execute("DELETE FROM ingestion_periodsummary WHERE start < %s", [start])
-        cursor.execute("DELETE FROM ingestion_typecount WHERE start < %s", [start])
-        cursor.execute("DELETE FROM ingestion_typesummary WHERE start < %s", [start])
+        for table in tables:
+            cursor.execute(f"DELETE FROM {table} WHERE start < %s", [start])
