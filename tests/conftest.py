@@ -152,7 +152,7 @@ def gunicorn(database_url) -> Iterator:
             try:
                 assert requests.get(f"{web.url}/healthz", timeout=1).status_code == 200
                 return web
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or still loading
                 assert process.poll() is None, "gunicorn exited"
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.1)

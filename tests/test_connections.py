@@ -49,7 +49,7 @@ def start_web(server: str, port: int, database_url: str, name: str) -> subproces
         try:
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
             return web
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or still loading
             assert web.poll() is None and time.monotonic() < deadline, "the web did not start"
             time.sleep(0.1)
 
