@@ -90,10 +90,13 @@ class SharedStream:
     Windows ending together all analyse at once, and while they hold the GIL the reader
     falls behind its socket (posts read late miss their window). So every BLOCK posts the
     reader sums up the block once: a window sorts only its two partial blocks and merges the
-    whole blocks' sorted runs, a few times cheaper than sorting every value it counts.
+    whole blocks' sorted runs, a few times cheaper than sorting every value it counts. And
+    windows that end together share their whole blocks: the merge of a run of blocks is
+    kept for the next window that asks for the same run (a few are kept, MERGES_KEPT).
     """
 
     BLOCK = 256
+    MERGES_KEPT = 2 * len(DIMENSIONS)
     # Records read up to this long before the oldest open window's start are kept: a request
     # takes its start a moment before it joins, and must still find what was read meanwhile.
     TRIM_GRACE = 1.0
@@ -114,6 +117,8 @@ class SharedStream:
         self.types = array("H")  # each post's type, as its index in type_codes
         self.type_codes: dict[str, int] = {}
         self.blocks: list[Summary] = []  # of the log's whole blocks, in order
+        # (first block, last block + 1, dimension) as log positions -> the blocks' values merged
+        self.merges: dict[tuple[int, int, str], list[int]] = {}
         self.dropped = 0  # records trimmed from the front: log position = dropped + index
         # The reader's (connections, reconnects) when it last read an event, see connected().
         self.seen = (0, -1)
@@ -182,7 +187,7 @@ class SharedStream:
             elif whole:
                 parts = [
                     self._summary(first, whole.start * self.BLOCK, dimensions),
-                    *self.blocks[whole.start : whole.stop],
+                    self._merged(whole, dimensions),
                     self._summary(whole.stop * self.BLOCK, last, dimensions),
                 ]
             else:
@@ -200,6 +205,27 @@ class SharedStream:
             column.append(NOT_CARRIED if value is None else value)
         if (size := len(self.read_at)) % self.BLOCK == 0:
             self.blocks.append(self._summary(size - self.BLOCK, size, DIMENSIONS))
+
+    def _merged(self, whole: range, dimensions: Iterable[str]) -> Summary:
+        """Summarise the whole blocks `whole` as one, each dimension's values merged once."""
+        blocks = self.blocks[whole.start : whole.stop]
+        carried = {}
+        for name in dimensions:
+            key = (self.dropped + whole.start, self.dropped + whole.stop, name)
+            merged = self.merges.get(key)
+            if merged is None:
+                # Sorting concatenated sorted runs is a merge: timsort finds the runs.
+                merged = sorted(itertools.chain.from_iterable(b.carried[name] for b in blocks))
+                self.merges[key] = merged
+                if len(self.merges) > self.MERGES_KEPT:
+                    del self.merges[next(iter(self.merges))]  # the oldest
+            carried[name] = merged
+        return Summary(
+            sum(block.posts for block in blocks),
+            min(block.minimum for block in blocks),
+            max(block.maximum for block in blocks),
+            carried,
+        )
 
     def _summary(
         self, first: int, last: int, dimensions: Iterable[str], post_types: tuple[str, ...] = ()
@@ -279,17 +305,20 @@ class RealtimeWindow:
         return self.analyse(parts, window)
 
     def analyse(self, parts: list[Summary], window: Window) -> Analysis:
-        # Sorting concatenated sorted runs is a merge: timsort finds the runs.
-        carried = {
-            dimension: sorted(itertools.chain.from_iterable(p.carried[dimension] for p in parts))
-            for dimension in self.question.dimensions
-        }
-        if not any(carried.values()):
-            raise NoDataError(self.question.dimensions, window)
+        dimensions = self.question.dimensions
+        if not any(part.carried[d] for part in parts for d in dimensions):
+            raise NoDataError(dimensions, window)
+        # percentiles() sorts each dimension's sorted runs once: timsort merges them.
         return Analysis(
             sum(part.posts for part in parts),
             min(part.minimum for part in parts),
             max(part.maximum for part in parts),
-            {d: percentiles(values, self.question.percentiles) for d, values in carried.items()},
+            {
+                d: percentiles(
+                    itertools.chain.from_iterable(p.carried[d] for p in parts),
+                    self.question.percentiles,
+                )
+                for d in dimensions
+            },
             window,
         )

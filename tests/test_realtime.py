@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -9,9 +10,15 @@ from datetime import timedelta
 import pytest
 
 from analysis.percentiles import percentiles
-from analysis.realtime import RealtimeWindow, SharedStream, UpstreamUnavailableError, unix_time
+from analysis.realtime import (
+    NOT_CARRIED,
+    RealtimeWindow,
+    SharedStream,
+    UpstreamUnavailableError,
+    unix_time,
+)
 from analysis.results import Question
-from ingestion.parser import parse_event
+from ingestion.parser import DIMENSIONS, parse_event
 from ingestion.scripted_upstream import ScriptedUpstream
 from tests.conftest import free_port
 
@@ -161,6 +168,37 @@ def test_the_log_keeps_only_what_open_windows_can_count(simulator):
     reopened = SharedStream.join(sim.url, 130.0, clock=clock)
     assert reopened is not stream
     reopened.leave(130.0)
+
+
+def test_windows_ending_together_share_the_merge_of_their_whole_blocks(simulator):
+    sim = simulator(rate=2000, seed=25)
+    clock = ManualClock(99.0)
+    stream = SharedStream.join(sim.url, 99.0, clock=clock)
+    for now, count in ((99.0, 10), (100.0, 3 * stream.BLOCK), (101.0, stream.BLOCK)):
+        clock.now = now
+        wait_for_records(stream, now, count)
+    clock.now = 102.0  # what follows is read after every window below
+    try:
+        windows = [(100.0, 101.0), (100.0, 101.0), (99.0, 101.0), (99.0, 100.0)]
+        answers = [stream.summaries(start, end, DIMENSIONS, ()) for start, end in windows]
+    finally:
+        stream.leave(99.0)
+    for positions, parts in answers:
+        log = slice(positions.start - stream.dropped, positions.stop - stream.dropped)
+        assert sum(part.posts for part in parts) == len(positions)
+        for name in DIMENSIONS:
+            counted = sorted(itertools.chain.from_iterable(p.carried[name] for p in parts))
+            assert counted == sorted(v for v in stream.values[name][log] if v != NOT_CARRIED)
+    # The second window found the first's merges of its whole blocks (its partial blocks
+    # are its own); the others made their own, and only the latest MERGES_KEPT are kept.
+    first, second = (
+        {id(p.carried[n]) for p in parts for n in DIMENSIONS} for _, parts in answers[:2]
+    )
+    assert len(first & second) == len(DIMENSIONS)
+    kept = {id(merged) for merged in stream.merges.values()}
+    assert len(kept) == stream.MERGES_KEPT < 3 * len(DIMENSIONS)
+    latest = answers[3][1]
+    assert all(any(id(p.carried[name]) in kept for p in latest) for name in DIMENSIONS)
 
 
 def test_a_window_skips_an_oversized_event_and_counts_the_posts_around_it(settings):
