@@ -55,7 +55,8 @@ class PostBuffer:
                     logger.error("buffer full: %d posts dropped so far", self.dropped)
                 return False
             self._pairs.append((arrived_at, post))
-            if len(self._pairs) >= self.batch_size:
+            # Once: setting an Event takes its condition's lock, a cost per post otherwise.
+            if len(self._pairs) >= self.batch_size and not self.batch_ready.is_set():
                 self.batch_ready.set()
         return True
 

@@ -90,6 +90,20 @@ def _clean(value: object, limit: int) -> str:
     return value
 
 
+_NAMES: dict[str, str] = {}  # short names seen -> cleaned: a few recur in every post
+_NAMES_KEPT = 1024
+
+
+def _clean_name(name: str) -> str:
+    """_clean for a post type or a metric's name, remembering the first _NAMES_KEPT short ones."""
+    cleaned = _NAMES.get(name)
+    if cleaned is None:
+        cleaned = _clean(name, TYPE_LIMIT)
+        if len(name) <= TYPE_LIMIT and len(_NAMES) < _NAMES_KEPT:
+            _NAMES[name] = cleaned
+    return cleaned
+
+
 def _first_string(fields: dict, names: tuple[str, ...], limit: int) -> str:
     for name in names:
         value = fields.get(name)
@@ -136,9 +150,9 @@ def parse_event(data: str) -> ParsedPost:
         if name in _NOT_METRICS or "\x00" in name:
             continue
         if (count := as_count(value)) is not None:
-            metrics[_clean(name, TYPE_LIMIT)] = count
+            metrics[_clean_name(name)] = count
     return ParsedPost(
-        post_type=_clean(post_type, TYPE_LIMIT),
+        post_type=_clean_name(post_type),
         created_ts=created_ts,
         upstream_id=_as_int64(fields.get("id")),
         post_id=_clean(fields.get("post_id"), TYPE_LIMIT),

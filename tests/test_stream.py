@@ -6,6 +6,7 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
+import sseclient
 
 from ingestion.scripted_upstream import ScriptedUpstream
 from ingestion.stream import Backoff, StreamReader, _SSEClient
@@ -122,6 +123,36 @@ STREAM = b': keepalive\nid: 1\ndata: {"a":\ndata:  1}\n\nretry: 50\ndata: b\n\nd
 def test_events_are_the_same_however_the_stream_is_cut_into_chunks(ending, size):
     stream = STREAM.replace(b"\n", ending)
     assert parsed(pieces(stream, size)) == (['{"a":\n 1}', "b", "é"], 0)
+
+
+# Events of every shape: one data line (the usual), and what sseclient-py's parser reads.
+SHAPES = [
+    b'data: {"tweet": {"timestamp": 1}}',
+    b"data: \xc3\xa9 \xe2\x80\xa8 \xe2\x80\xa9",  # U+2028 and U+2029 stay inside the data
+    b"data: ",
+    b"data:  two spaces",
+    b"data:no space",
+    b"data",
+    b"data: a\ndata: b",
+    b"id: 7\ndata: x",
+    b"event: update\ndata: x",
+    b"retry: 50\ndata: x",
+    b": comment only",
+    b": comment\ndata: x",
+    b"data: x\r\nid: 8",
+    b"dat: x",
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_each_event_is_what_sseclient_py_makes_of_it(shape):
+    stream = [post(1) + shape + b"\n\n" + post(2)]
+    ours = _SSEClient(stream, max_bytes=2**20, on_too_large=lambda: None).events()
+    theirs = sseclient.SSEClient(stream).events()
+    fields = ("id", "event", "data", "retry")
+    assert [[getattr(e, f) for f in fields] for e in ours] == [
+        [getattr(e, f) for f in fields] for e in theirs
+    ]
 
 
 OVERSIZED = [
