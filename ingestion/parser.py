@@ -20,6 +20,7 @@ LINK_LIMIT = 500
 TYPE_LIMIT = 64
 INT64_MAX = 2**63 - 1
 _NOT_METRICS = frozenset(("id", "timestamp", *DIMENSIONS))
+_NUMBERS = frozenset((int, float))  # the types as_count may accept
 # Every RejectedEvent.reason, in the order the checks run.
 REJECTION_REASONS = (
     "invalid_json",
@@ -107,8 +108,8 @@ def _clean_name(name: str) -> str:
 def _first_string(fields: dict, names: tuple[str, ...], limit: int) -> str:
     for name in names:
         value = fields.get(name)
-        if isinstance(value, str) and value.strip():
-            return _clean(value.strip(), limit)
+        if isinstance(value, str) and (value := value.strip()):
+            return _clean(value, limit)
     return ""
 
 
@@ -147,7 +148,8 @@ def parse_event(data: str) -> ParsedPost:
 
     metrics = {}
     for name, value in fields.items():
-        if name in _NOT_METRICS or "\x00" in name:
+        # Only a number can be a count: texts, links and flags are skipped before any call.
+        if type(value) not in _NUMBERS or name in _NOT_METRICS or "\x00" in name:
             continue
         if (count := as_count(value)) is not None:
             metrics[_clean_name(name)] = count
